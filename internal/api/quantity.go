@@ -1,0 +1,87 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Limits on resource_limits.
+const (
+	MaxCPUMilli    = 8000
+	MinMemoryBytes = 6 << 20 // Docker refuses less than 6 MiB.
+	MaxMemoryBytes = 64 << 30
+)
+
+// Defaults applied when a lab names no resource_limits.
+const (
+	DefaultCPU    = "1"
+	DefaultMemory = "2Gi"
+)
+
+var cpuRe = regexp.MustCompile(`^([0-9]+(\.[0-9]{1,3})?|\.[0-9]{1,3}|[0-9]+m)$`)
+
+// ParseCPU parses a CPU amount ("0.5", "2", "500m") into millicores.
+func ParseCPU(s string) (int64, error) {
+	if !cpuRe.MatchString(s) {
+		return 0, fmt.Errorf("must be a number of cores like \"0.5\" or \"2\", or millicores like \"500m\"")
+	}
+	if m, ok := strings.CutSuffix(s, "m"); ok {
+		v, err := strconv.ParseInt(m, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("too large")
+		}
+		return v, nil
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return 0, fmt.Errorf("not a number")
+	}
+	r.Mul(r, big.NewRat(1000, 1))
+	if !r.IsInt() || r.Num().BitLen() > 62 {
+		return 0, fmt.Errorf("too large")
+	}
+	return r.Num().Int64(), nil
+}
+
+var memRe = regexp.MustCompile(`^([0-9]+)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$`)
+
+var memUnits = map[string]int64{
+	"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+	"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
+}
+
+// ParseMemory parses a memory amount ("512Mi", "2Gi", "1000000") into bytes.
+func ParseMemory(s string) (int64, error) {
+	m := memRe.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("must be a whole number of bytes with an optional suffix Ki, Mi, Gi, Ti (or k, M, G, T), like \"512Mi\"")
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	unit := memUnits[m[2]]
+	if err != nil || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("too large")
+	}
+	return n * unit, nil
+}
+
+// FormatCPU renders millicores the way users write them ("500m", "2").
+func FormatCPU(milli int64) string {
+	if milli%1000 == 0 {
+		return strconv.FormatInt(milli/1000, 10)
+	}
+	return strconv.FormatInt(milli, 10) + "m"
+}
+
+// FormatMemory renders bytes with the largest binary suffix that divides them.
+func FormatMemory(b int64) string {
+	for _, u := range []string{"Ti", "Gi", "Mi", "Ki"} {
+		if b != 0 && b%memUnits[u] == 0 {
+			return strconv.FormatInt(b/memUnits[u], 10) + u
+		}
+	}
+	return strconv.FormatInt(b, 10)
+}
