@@ -1,0 +1,532 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+)
+
+// labRow is a lab_instances row. The object column holds the whole lab as
+// JSON; the other columns exist to be indexed and to version the row, and
+// win over the JSON's copies when a lab is read.
+type labRow struct {
+	UID             string `gorm:"column:uid;primaryKey"`
+	Namespace       string
+	Name            string
+	ResourceVersion int64
+	Generation      int64
+	Phase           string
+	StudentEmail    string
+	Deleting        bool
+	CreatedAt       time.Time
+	Object          string
+}
+
+func (labRow) TableName() string { return "lab_instances" }
+
+func (r *labRow) decode() (*api.LabInstanceRequest, error) {
+	var l api.LabInstanceRequest
+	if err := json.Unmarshal([]byte(r.Object), &l); err != nil {
+		return nil, fmt.Errorf("decode lab %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	l.APIVersion, l.Kind = api.APIVersion, api.Kind
+	l.Metadata.UID = r.UID
+	l.Metadata.Namespace, l.Metadata.Name = r.Namespace, r.Name
+	l.Metadata.ResourceVersion = r.ResourceVersion
+	l.Metadata.Generation = r.Generation
+	return &l, nil
+}
+
+func encodeLab(l *api.LabInstanceRequest) (string, error) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return "", fmt.Errorf("encode lab: %w", err)
+	}
+	return string(b), nil
+}
+
+// CreateLab stores a new lab in phase PENDING and writes its created event.
+func (tx *Tx) CreateLab(ctx context.Context, in *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
+	l := in.DeepCopy()
+	l.Default()
+	if err := api.ValidateCreate(l); err != nil {
+		return nil, err
+	}
+	now := tx.db.now().UTC().Truncate(time.Microsecond)
+	l.Metadata.UID = uuid.NewString()
+	l.Metadata.Generation = 1
+	l.Metadata.CreationTimestamp = &now
+	l.Metadata.DeletionTimestamp = nil
+	l.Status = api.Status{Phase: api.PhasePending}
+	pos, err := tx.pos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.Metadata.ResourceVersion = pos
+	obj, err := encodeLab(l)
+	if err != nil {
+		return nil, err
+	}
+	row := labRow{
+		UID: l.Metadata.UID, Namespace: l.Metadata.Namespace, Name: l.Metadata.Name,
+		ResourceVersion: pos, Generation: 1, Phase: string(l.Status.Phase),
+		StudentEmail: strings.ToLower(l.Spec.StudentEmail), CreatedAt: now, Object: obj,
+	}
+	if err := tx.g.WithContext(ctx).Create(&row).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil, api.Errorf(api.EALREADYEXISTS, "lab instance %s already exists", l.Key())
+		}
+		return nil, fmt.Errorf("insert lab: %w", err)
+	}
+	if err := tx.writeLabels(ctx, l.Metadata.UID, nil, l.Metadata.Labels); err != nil {
+		return nil, err
+	}
+	if err := tx.insertEvent(ctx, l, api.EventCreated, ""); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// GetLab returns a lab, or api.ENOTFOUND.
+func (tx *Tx) GetLab(ctx context.Context, key api.Key) (*api.LabInstanceRequest, error) {
+	row, err := tx.getRow(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return row.decode()
+}
+
+func (tx *Tx) getRow(ctx context.Context, key api.Key) (*labRow, error) {
+	var rows []labRow
+	err := tx.g.WithContext(ctx).Where("namespace = ? AND name = ?", key.Namespace, key.Name).Limit(1).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("get lab: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, api.Errorf(api.ENOTFOUND, "lab instance %s not found", key)
+	}
+	return &rows[0], nil
+}
+
+// continueToken is the keyset position after which the next page starts.
+type continueToken struct {
+	Namespace string `json:"ns"`
+	Name      string `json:"n"`
+}
+
+func encodeContinue(ns, name string) string {
+	b, _ := json.Marshal(continueToken{Namespace: ns, Name: name})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeContinue(s string) (continueToken, error) {
+	var t continueToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &t)
+	}
+	if err != nil || t.Name == "" {
+		return t, &api.Error{Code: api.EBADREQUEST, Message: "invalid continue token",
+			Fields: []api.FieldError{{Field: "continue", Message: "is not a token this server issued; start the list again without it"}}}
+	}
+	return t, nil
+}
+
+// ListLabs returns one page of labs ordered by namespace and name. Its
+// resource_version is a position from which a watch sees every change the
+// list did not (and possibly a few it did: consumers must be idempotent).
+func (tx *Tx) ListLabs(ctx context.Context, opts ListOptions) (*api.LabInstanceRequestList, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	q, err := tx.listQuery(ctx, opts, limit)
+	if err != nil {
+		return nil, err
+	}
+	var rows []labRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list labs: %w", err)
+	}
+	list := &api.LabInstanceRequestList{APIVersion: api.APIVersion, Kind: api.ListKind, Items: []api.LabInstanceRequest{}}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		list.Metadata.Continue = encodeContinue(last.Namespace, last.Name)
+	}
+	for i := range rows {
+		l, err := rows[i].decode()
+		if err != nil {
+			return nil, err
+		}
+		list.Items = append(list.Items, *l)
+	}
+	rv, err := tx.listPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list.Metadata.ResourceVersion = rv
+	return list, nil
+}
+
+// listQuery builds a page query: every filter has an index, and keyset
+// pagination on (namespace, name) follows the unique index.
+func (tx *Tx) listQuery(ctx context.Context, opts ListOptions, limit int) (*gorm.DB, error) {
+	q := tx.g.WithContext(ctx).Model(&labRow{})
+	if opts.Namespace != "" {
+		q = q.Where("namespace = ?", opts.Namespace)
+	}
+	if opts.Phase != "" {
+		q = q.Where("phase = ?", string(opts.Phase))
+	}
+	if opts.StudentEmail != "" {
+		q = q.Where("student_email = ?", strings.ToLower(opts.StudentEmail))
+	}
+	for _, k := range slices.Sorted(maps.Keys(opts.LabelSelector)) {
+		q = q.Where("EXISTS (SELECT 1 FROM lab_labels ll WHERE ll.uid = lab_instances.uid AND ll.key = ? AND ll.value = ?)", k, opts.LabelSelector[k])
+	}
+	if opts.Continue != "" {
+		t, err := decodeContinue(opts.Continue)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("(namespace > ? OR (namespace = ? AND name > ?))", t.Namespace, t.Namespace, t.Name)
+	}
+	return q.Order("namespace, name").Limit(limit + 1), nil
+}
+
+// listPosition is the position a list in this transaction's snapshot
+// reflects completely: on PostgreSQL just below the oldest transaction
+// still running when the snapshot was taken.
+func (tx *Tx) listPosition(ctx context.Context) (int64, error) {
+	q := "SELECT value FROM position_seq WHERE id = 1"
+	if tx.db.postgres {
+		q = "SELECT lab_horizon() - 1"
+	}
+	var p int64
+	if err := tx.g.WithContext(ctx).Raw(q).Scan(&p).Error; err != nil {
+		return 0, fmt.Errorf("read list position: %w", err)
+	}
+	return p, nil
+}
+
+// UpdateLab applies mutate to the current version and stores the result
+// if it changed anything. It is optimistic: the row is written only if its
+// resource_version is still the one mutate saw (and, with
+// opts.ExpectedVersion, the one the caller saw); otherwise api.ECONFLICT.
+// Every rule that must hold for any writer is checked here: validation,
+// immutable fields, the phase state machine, finalizers after deletion.
+func (tx *Tx) UpdateLab(ctx context.Context, key api.Key, opts WriteOptions, mutate Mutator) (*api.LabInstanceRequest, error) {
+	row, err := tx.getRow(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ExpectedVersion != 0 && opts.ExpectedVersion != row.ResourceVersion {
+		return nil, staleError(key, opts.ExpectedVersion, row.ResourceVersion)
+	}
+	cur, err := row.decode()
+	if err != nil {
+		return nil, err
+	}
+	next := cur.DeepCopy()
+	if err := mutate(next); err != nil {
+		return nil, err
+	}
+	if err := checkUpdate(cur, next); err != nil {
+		return nil, err
+	}
+	same, err := sameObject(cur, next)
+	if err != nil || same {
+		return cur, err
+	}
+	eventType := api.EventStatusUpdated
+	if !api.SpecEqual(&cur.Spec, &next.Spec) {
+		next.Metadata.Generation++
+	}
+	if !metaSpecEqual(cur, next) {
+		eventType = api.EventUpdated
+	}
+	if next.Metadata.DeletionTimestamp != nil && len(next.Metadata.Finalizers) == 0 {
+		return next, tx.deleteRow(ctx, row, next, opts)
+	}
+	if err := tx.updateRow(ctx, row, next, opts); err != nil {
+		return nil, err
+	}
+	if err := tx.writeLabels(ctx, next.Metadata.UID, cur.Metadata.Labels, next.Metadata.Labels); err != nil {
+		return nil, err
+	}
+	if err := tx.insertEvent(ctx, next, eventType, ""); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+func staleError(key api.Key, want, have int64) error {
+	return staleErr{api.Errorf(api.ECONFLICT, "lab instance %s was modified: resource_version is %d, not %d; read it again and retry", key, have, want)}
+}
+
+// staleErr marks the conflicts that a retry on fresh data can resolve, as
+// opposed to a forbidden phase transition.
+type staleErr struct{ err *api.Error }
+
+func (e staleErr) Error() string { return e.err.Error() }
+func (e staleErr) Unwrap() error { return e.err }
+
+// checkUpdate enforces the rules every writer obeys.
+func checkUpdate(cur, next *api.LabInstanceRequest) error {
+	// Versioning fields are the store's to set.
+	next.APIVersion, next.Kind = api.APIVersion, api.Kind
+	next.Metadata.ResourceVersion = cur.Metadata.ResourceVersion
+	next.Metadata.Generation = cur.Metadata.Generation
+	if next.Metadata.UID != cur.Metadata.UID {
+		return api.Errorf(api.EINVALID, "metadata.uid is immutable")
+	}
+	if !timeEqual(next.Metadata.CreationTimestamp, cur.Metadata.CreationTimestamp) {
+		return api.Errorf(api.EINVALID, "metadata.creation_timestamp is immutable")
+	}
+	if err := api.ValidateUpdate(cur, next); err != nil {
+		return err
+	}
+	return checkTransitions(cur, next)
+}
+
+// checkTransitions verifies that the phase moved only through recorded,
+// allowed transitions and that recorded history was not rewritten.
+func checkTransitions(cur, next *api.LabInstanceRequest) error {
+	old, now := cur.Status.Transitions, next.Status.Transitions
+	if len(now) < len(old) || !slices.EqualFunc(old, now[:len(old)], func(a, b api.Transition) bool {
+		return a.From == b.From && a.To == b.To && a.Reason == b.Reason && a.At.Equal(b.At)
+	}) {
+		return api.Errorf(api.ECONFLICT, "status.transitions is an append-only history")
+	}
+	phase := cur.Status.Phase
+	for _, t := range now[len(old):] {
+		if t.From != phase {
+			return api.Errorf(api.ECONFLICT, "recorded transition %s -> %s does not start at phase %s", t.From, t.To, phase)
+		}
+		if err := api.CheckTransition(t.From, t.To); err != nil {
+			return err
+		}
+		phase = t.To
+	}
+	if phase != next.Status.Phase {
+		return api.Errorf(api.ECONFLICT, "phase %s -> %s is not a recorded transition", cur.Status.Phase, next.Status.Phase)
+	}
+	return nil
+}
+
+func timeEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func sameObject(a, b *api.LabInstanceRequest) (bool, error) {
+	x, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	y, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	return string(x) == string(y), nil
+}
+
+// metaSpecEqual reports whether only status differs: such writes are
+// statusupdated events, everything else is updated.
+func metaSpecEqual(a, b *api.LabInstanceRequest) bool {
+	x, y := *a, *b
+	x.Status, y.Status = api.Status{}, api.Status{}
+	same, _ := sameObject(&x, &y)
+	return same
+}
+
+func (tx *Tx) updateRow(ctx context.Context, row *labRow, next *api.LabInstanceRequest, opts WriteOptions) error {
+	pos, err := tx.pos(ctx)
+	if err != nil {
+		return err
+	}
+	next.Metadata.ResourceVersion = pos
+	obj, err := encodeLab(next)
+	if err != nil {
+		return err
+	}
+	res := tx.g.WithContext(ctx).Model(&labRow{}).
+		Where("uid = ? AND resource_version = ?", row.UID, row.ResourceVersion).
+		Updates(map[string]any{
+			"resource_version": pos,
+			"generation":       next.Metadata.Generation,
+			"phase":            string(next.Status.Phase),
+			"deleting":         next.Metadata.DeletionTimestamp != nil,
+			"object":           obj,
+		})
+	if res.Error != nil {
+		return fmt.Errorf("update lab: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return tx.lostRace(ctx, row)
+	}
+	return tx.checkFence(ctx, opts.Fence)
+}
+
+func (tx *Tx) deleteRow(ctx context.Context, row *labRow, last *api.LabInstanceRequest, opts WriteOptions) error {
+	pos, err := tx.pos(ctx)
+	if err != nil {
+		return err
+	}
+	res := tx.g.WithContext(ctx).Where("uid = ? AND resource_version = ?", row.UID, row.ResourceVersion).Delete(&labRow{})
+	if res.Error != nil {
+		return fmt.Errorf("delete lab: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return tx.lostRace(ctx, row)
+	}
+	if err := tx.checkFence(ctx, opts.Fence); err != nil {
+		return err
+	}
+	if !tx.db.postgres {
+		// Foreign keys cascade on PostgreSQL; SQLite's need the pragma on
+		// every connection, so do not rely on it.
+		if err := tx.g.WithContext(ctx).Exec("DELETE FROM lab_labels WHERE uid = ?", row.UID).Error; err != nil {
+			return fmt.Errorf("delete labels: %w", err)
+		}
+	}
+	last.Metadata.ResourceVersion = pos
+	return tx.insertEvent(ctx, last, api.EventDeleted, "")
+}
+
+// lostRace explains a conditional write that matched no row: someone else
+// changed or deleted the lab since it was read.
+func (tx *Tx) lostRace(ctx context.Context, row *labRow) error {
+	key := api.Key{Namespace: row.Namespace, Name: row.Name}
+	now, err := tx.getRow(ctx, key)
+	if err != nil {
+		return err
+	}
+	return staleError(key, row.ResourceVersion, now.ResourceVersion)
+}
+
+// DeleteLab starts or completes a deletion: with finalizers it only sets
+// deletion_timestamp (once), without it removes the row and writes the
+// deleted event.
+func (tx *Tx) DeleteLab(ctx context.Context, key api.Key, opts WriteOptions) (*api.LabInstanceRequest, bool, error) {
+	row, err := tx.getRow(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	if opts.ExpectedVersion != 0 && opts.ExpectedVersion != row.ResourceVersion {
+		return nil, false, staleError(key, opts.ExpectedVersion, row.ResourceVersion)
+	}
+	cur, err := row.decode()
+	if err != nil {
+		return nil, false, err
+	}
+	if cur.Metadata.DeletionTimestamp != nil {
+		return cur, false, nil
+	}
+	next := cur.DeepCopy()
+	now := tx.db.now().UTC().Truncate(time.Microsecond)
+	next.Metadata.DeletionTimestamp = &now
+	if len(next.Metadata.Finalizers) == 0 {
+		return next, true, tx.deleteRow(ctx, row, next, opts)
+	}
+	if err := tx.updateRow(ctx, row, next, opts); err != nil {
+		return nil, false, err
+	}
+	if err := tx.insertEvent(ctx, next, api.EventUpdated, "deletion requested"); err != nil {
+		return nil, false, err
+	}
+	return next, false, nil
+}
+
+func (tx *Tx) writeLabels(ctx context.Context, uid string, old, labels api.StringMap) error {
+	if maps.Equal(old, labels) {
+		return nil
+	}
+	g := tx.g.WithContext(ctx)
+	if old != nil {
+		if err := g.Exec("DELETE FROM lab_labels WHERE uid = ?", uid).Error; err != nil {
+			return fmt.Errorf("write labels: %w", err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if err := g.Exec("INSERT INTO lab_labels (uid, key, value) VALUES (?, ?, ?)", uid, k, labels[k]).Error; err != nil {
+			return fmt.Errorf("write labels: %w", err)
+		}
+	}
+	return nil
+}
+
+// CountByPhase counts labs per phase (an index-only scan).
+func (tx *Tx) CountByPhase(ctx context.Context) (map[api.Phase]int64, error) {
+	var rows []struct {
+		Phase string
+		N     int64
+	}
+	if err := tx.g.WithContext(ctx).Raw("SELECT phase, COUNT(*) AS n FROM lab_instances GROUP BY phase").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count labs: %w", err)
+	}
+	out := map[api.Phase]int64{}
+	for _, p := range api.Phases {
+		out[p] = 0
+	}
+	for _, r := range rows {
+		out[api.Phase(r.Phase)] = r.N
+	}
+	return out, nil
+}
+
+// maxRetries bounds UpdateLabWithRetry; the jittered backoff between
+// attempts grows to at most maxBackoff.
+const (
+	maxRetries = 16
+	maxBackoff = 100 * time.Millisecond
+)
+
+// UpdateLabWithRetry is UpdateLab that, on a version conflict, reads the
+// lab again and re-applies mutate, a bounded number of times. With
+// opts.ExpectedVersion set it does not retry: the caller asked for that
+// version exactly.
+func (db *DB) UpdateLabWithRetry(ctx context.Context, key api.Key, opts WriteOptions, mutate Mutator) (*api.LabInstanceRequest, error) {
+	var out *api.LabInstanceRequest
+	var err error
+	for attempt := range maxRetries {
+		out, err = db.UpdateLab(ctx, key, opts, mutate)
+		if opts.ExpectedVersion != 0 || !isStale(err) {
+			return out, err
+		}
+		// Jittered backoff so that two writers do not collide again in step.
+		d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<attempt, maxBackoff)))) + time.Millisecond
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	return out, err
+}
+
+func isStale(err error) bool {
+	var e staleErr
+	return errors.As(err, &e)
+}
+
+// readOnly is the option for list transactions: one snapshot for the
+// page and its resource_version.
+var readOnly = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
