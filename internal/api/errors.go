@@ -10,20 +10,21 @@ import (
 // HTTP status in one place and the client maps statuses back, so the same
 // errors.Is-style checks work on both sides of the wire.
 const (
-	EINVALID       = "invalid"        // 422: a field breaks a rule
-	EBADREQUEST    = "bad_request"    // 400: the body or query cannot be read
-	ENOTFOUND      = "not_found"      // 404
-	EALREADYEXISTS = "already_exists" // 409: create of a taken name
-	ECONFLICT      = "conflict"       // 409: stale version or phase forbids it
-	EGONE          = "gone"           // 410: the change log no longer reaches back that far
-	ETOOLARGE      = "too_large"      // 413
-	EUNSUPPORTED   = "unsupported"    // 415: content type
-	ENOTACCEPTABLE = "not_acceptable" // 406: accept header
-	EUNAUTHORIZED  = "unauthorized"   // 401
-	EFORBIDDEN     = "forbidden"      // 403
-	EUNAVAILABLE   = "unavailable"    // 503
-	EFENCED        = "fenced"         // a deposed leader tried to write
-	EINTERNAL      = "internal"       // 500
+	EINVALID       = "invalid"               // 422: a field breaks a rule
+	EBADREQUEST    = "bad_request"           // 400: the body or query cannot be read
+	ENOTFOUND      = "not_found"             // 404
+	EALREADYEXISTS = "already_exists"        // 409: create of a taken name
+	ECONFLICT      = "conflict"              // 409: stale version or phase forbids it
+	EPRECONDITION  = "precondition_required" // 428: a replace without the version it expects
+	EGONE          = "gone"                  // 410: the change log no longer reaches back that far
+	ETOOLARGE      = "too_large"             // 413
+	EUNSUPPORTED   = "unsupported"           // 415: content type
+	ENOTACCEPTABLE = "not_acceptable"        // 406: accept header
+	EUNAUTHORIZED  = "unauthorized"          // 401
+	EFORBIDDEN     = "forbidden"             // 403
+	EUNAVAILABLE   = "unavailable"           // 503
+	EFENCED        = "fenced"                // a deposed leader tried to write
+	EINTERNAL      = "internal"              // 500
 )
 
 // Error is an error whose message is safe to show to API users.

@@ -11,6 +11,10 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,6 +68,31 @@ type State struct {
 	Labels     map[string]string
 	// Ports maps a container port ("8080/tcp") to the published host port ("49153").
 	Ports map[string]string
+	// AccessHost is the host name at which published ports are reachable
+	// (the runtime's configuration, e.g. "localhost"), so the controller
+	// can build an access URL without knowing how the engine is set up.
+	AccessHost string
+}
+
+// AccessURL is the URL a student opens: http://<AccessHost>:<host port> of
+// the lowest published TCP container port, or "" when nothing is published.
+func (s State) AccessURL() string {
+	var ports []int
+	hostPort := map[int]string{}
+	for cport, hport := range s.Ports {
+		num, proto, _ := strings.Cut(cport, "/")
+		n, err := strconv.Atoi(num)
+		if err != nil || hport == "" || (proto != "" && proto != "tcp") {
+			continue
+		}
+		ports = append(ports, n)
+		hostPort[n] = hport
+	}
+	if len(ports) == 0 || s.AccessHost == "" {
+		return ""
+	}
+	sort.Ints(ports)
+	return "http://" + net.JoinHostPort(s.AccessHost, hostPort[ports[0]])
 }
 
 // Runtime runs lab containers.

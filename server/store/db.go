@@ -226,4 +226,3 @@ func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) err
 	}
 	return nil
 }
-
