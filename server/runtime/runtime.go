@@ -20,12 +20,13 @@ import (
 
 // Labels put on every container; GC and adoption read them back.
 const (
-	LabelManagedBy   = "managed-by"
-	LabelResourceUID = "resource-uid"
-	LabelNamespace   = "namespace"
-	LabelName        = "name"
-	LabelLeaderEpoch = "leader-epoch"
-	LabelSpecHash    = "spec-hash"
+	LabelManagedBy    = "managed-by"
+	LabelResourceUID  = "resource-uid"
+	LabelNamespace    = "namespace"
+	LabelName         = "name"
+	LabelLeaderEpoch  = "leader-epoch"
+	LabelSpecHash     = "spec-hash"
+	LabelInstallation = "installation"
 
 	// ManagedBy is the value of LabelManagedBy on our containers.
 	ManagedBy = "labd"

@@ -20,3 +20,13 @@ func ExplainList(ctx context.Context, db *DB, opts ListOptions) (string, error) 
 	})
 	return strings.Join(plan, "\n"), err
 }
+
+// Migrations lists the embedded migrations' names.
+func Migrations(dialect string) ([]string, error) {
+	ms, err := loadMigrations(dialect)
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.name)
+	}
+	return out, err
+}

@@ -1,0 +1,42 @@
+// Package leader elects the one labd replica that reconciles.
+//
+// # State model
+//
+// A replica is a standby or the leader. On PostgreSQL, leadership is a
+// session-level advisory lock (pg_try_advisory_lock) held on a dedicated
+// pgx connection outside the GORM pool: a pooled connection could go back
+// to the pool still holding the lock, and database/sql reconnects silently,
+// hiding a lost lock. The backend pid is recorded at acquisition and every
+// heartbeat checks that the same session still holds the lock.
+//
+// Each acquisition starts a new term: the epoch in the leader_term row is
+// bumped, and every write the controller makes checks that epoch in its
+// own transaction (SELECT ... FOR SHARE, see store.Tx.CheckFence), so a
+// deposed leader that has not noticed yet can never write. Containers carry
+// the epoch in a label.
+//
+// # What the design document's settings mean for an advisory lock
+//
+//   - lease_duration (15s): how long a silent leader keeps leadership. It is
+//     the lock session's idle_session_timeout: a leader that stops talking
+//     (paused process, half-open TCP) has its session ended by the server,
+//     which frees the lock for a standby. TCP keepalives on the session
+//     catch a dead peer too.
+//   - renew_deadline (10s): how long a leader keeps working without a
+//     successful heartbeat. After that it stops all leader work, closes the
+//     lock session (freeing the lock if the server still has it) and goes
+//     back to standby. It is shorter than the lease so that the old leader
+//     stops before the server can hand the lock to someone else.
+//   - retry_period (2s): how often the leader heartbeats and a standby
+//     tries to take the lock. A released lock (graceful shutdown) is taken
+//     within one retry_period; a crashed leader's session dies with its
+//     TCP connection, usually at once.
+//
+// client-go's rule lease > renew > 1.2 × retry is enforced.
+//
+// The lock session needs a direct (or pgbouncer session-mode) connection:
+// transaction pooling cannot hold session locks.
+//
+// On the embedded SQLite store there is one replica, which is always the
+// leader; the store's file lock keeps a second process out.
+package leader

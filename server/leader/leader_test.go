@@ -1,0 +1,203 @@
+package leader_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/leader"
+	"github.com/labrm/terraform-provider-lab/server/servertest"
+	"github.com/labrm/terraform-provider-lab/server/store"
+)
+
+func TestConfigValidation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg  leader.Config
+		want string
+	}{
+		{leader.Config{LeaseDuration: 10 * time.Second, RenewDeadline: 10 * time.Second}, "lease_duration"},
+		{leader.Config{RenewDeadline: 2 * time.Second, RetryPeriod: 2 * time.Second}, "renew_deadline"},
+		{leader.Config{}, ""},
+	} {
+		_, err := leader.New(nil, tc.cfg)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("New(%+v) = %v, want error about %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// replica is one elector with a Lead func that records its terms.
+type replica struct {
+	e      *leader.Elector
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	leading bool
+	terms   []store.Term
+	stopped int
+}
+
+func (r *replica) isLeading() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.leading
+}
+
+func startReplica(t *testing.T, db *store.DB, id string) *replica {
+	t.Helper()
+	r := &replica{done: make(chan struct{})}
+	var err error
+	r.e, err = leader.New(db, leader.Config{
+		Identity: id, LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
+		Lead: func(ctx context.Context, term store.Term) error {
+			r.mu.Lock()
+			r.leading = true
+			r.terms = append(r.terms, term)
+			r.mu.Unlock()
+			<-ctx.Done()
+			r.mu.Lock()
+			r.leading = false
+			r.stopped++
+			r.mu.Unlock()
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { defer close(r.done); r.e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-r.done })
+	return r
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func leaders(rs []*replica) []*replica {
+	var out []*replica
+	for _, r := range rs {
+		if r.isLeading() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestExactlyOneLeaderAndHandover(t *testing.T) {
+	t.Parallel()
+	db := servertest.OpenStore(t, servertest.Postgres)
+	rs := []*replica{startReplica(t, db, "r1"), startReplica(t, db, "r2"), startReplica(t, db, "r3")}
+	waitUntil(t, "a leader", func() bool { return len(leaders(rs)) == 1 })
+	// Stays exactly one over several retry periods.
+	for range 10 {
+		if n := len(leaders(rs)); n != 1 {
+			t.Fatalf("%d leaders", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	first := leaders(rs)[0]
+	ctx := context.Background()
+	st, err := first.e.Status(ctx)
+	if err != nil || !st.IsLeader || st.Leader != first.e.Identity() || st.Epoch != first.terms[0].Epoch || st.LeaderSince == nil {
+		t.Fatalf("leader's status = %+v (%v)", st, err)
+	}
+	for _, r := range rs {
+		if r == first {
+			continue
+		}
+		st, err := r.e.Status(ctx)
+		if err != nil || st.IsLeader || st.Leader != first.e.Identity() || st.Identity != r.e.Identity() {
+			t.Fatalf("standby's status = %+v (%v)", st, err)
+		}
+	}
+	// Graceful stop hands over quickly: the lock is released, not expired.
+	stoppedAt := time.Now()
+	first.cancel()
+	<-first.done
+	waitUntil(t, "a new leader", func() bool { return len(leaders(rs)) == 1 })
+	if d := time.Since(stoppedAt); d > 2*time.Second {
+		t.Errorf("handover took %s, want about one retry period", d)
+	}
+	next := leaders(rs)[0]
+	if next.terms[0].Epoch <= first.terms[0].Epoch {
+		t.Fatalf("new term %d not after %d", next.terms[0].Epoch, first.terms[0].Epoch)
+	}
+	if first.e.Changes() != 2 {
+		t.Fatalf("first replica counted %d leadership changes, want 2", first.e.Changes())
+	}
+}
+
+// TestLostLockSessionStopsLeader kills the leader's lock session on the
+// server: the leader must stop its work (the heartbeat sees the lock gone),
+// another replica must take over, and the old term can no longer write.
+func TestLostLockSessionStopsLeader(t *testing.T) {
+	t.Parallel()
+	db := servertest.OpenStore(t, servertest.Postgres)
+	rs := []*replica{startReplica(t, db, "a"), startReplica(t, db, "b")}
+	waitUntil(t, "a leader", func() bool { return len(leaders(rs)) == 1 })
+	old := leaders(rs)[0]
+	oldTerm := old.terms[0]
+	ctx := context.Background()
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		var killed []bool
+		return tx.Raw(ctx, &killed, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = ?`, "labd-leader:"+old.e.Identity())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the old leader to stop", func() bool {
+		old.mu.Lock()
+		defer old.mu.Unlock()
+		return old.stopped >= 1
+	})
+	waitUntil(t, "a new term", func() bool {
+		for _, r := range leaders(rs) {
+			r.mu.Lock()
+			last := r.terms[len(r.terms)-1]
+			r.mu.Unlock()
+			if last.Epoch > oldTerm.Epoch {
+				return true
+			}
+		}
+		return false
+	})
+	l, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: "x", Namespace: "default"},
+		Spec: api.Spec{LabTemplate: "busybox", StudentEmail: "s@u.edu", DurationMinutes: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.UpdateLab(ctx, l.Key(), store.WriteOptions{Fence: oldTerm.Epoch}, func(x *api.LabInstanceRequest) error {
+		x.Metadata.AddFinalizer(api.Finalizer)
+		return nil
+	})
+	if api.ErrorCode(err) != api.EFENCED {
+		t.Fatalf("write under the lost term: %v, want fenced", err)
+	}
+}
+
+func TestSQLiteAlwaysLeads(t *testing.T) {
+	t.Parallel()
+	db := servertest.OpenStore(t, servertest.SQLite)
+	r := startReplica(t, db, "solo")
+	waitUntil(t, "leadership", r.isLeading)
+	st, err := r.e.Status(context.Background())
+	if err != nil || !st.IsLeader || st.Leader != "solo" || st.Epoch < 1 {
+		t.Fatalf("status = %+v (%v)", st, err)
+	}
+}

@@ -1,0 +1,49 @@
+// Package reconcile is the lab controller: it turns each LabInstanceRequest
+// into a Docker container, watches it, expires it, and cleans it up through
+// a finalizer when the lab is deleted.
+//
+// # State model
+//
+// Reconcile is level-based (controller-runtime style): a request carries
+// only a key; Reconcile reads the lab and its container and converges, so
+// running it twice, late or after a crash is always safe. The decision is
+// a pure function, plan, table-tested without a database or Docker; the
+// rest of Reconcile gathers its inputs and carries out its step.
+//
+//	PENDING       waits for scheduled_start_time and for capacity (first come
+//	              first served against the host's CPU and memory; a lab that
+//	              asks for more than the whole host fails) → PROVISIONING
+//	PROVISIONING  creates and starts the container → RUNNING (container_id,
+//	              started_at, access_url); image unavailable or no start
+//	              within ProvisionTimeout → FAILED
+//	RUNNING       exit 0 → COMPLETED; non-zero exit or vanished → FAILED;
+//	              past duration_minutes → TIMEOUT; stop request → COMPLETED
+//	TIMEOUT       stops the container → COMPLETED (FAILED if stopping keeps
+//	              failing)
+//
+// Every write is conditional on the version the decision was made on (a
+// newer version means: decide again) and fenced by the leader epoch, and
+// it records status.observed_generation and a reconciled event in the same
+// transaction.
+//
+// The finalizer is added before any container exists. On deletion the
+// container is removed, its absence confirmed, and only then is the
+// finalizer removed, with the finalized event, in one transaction.
+//
+// # Work queue and failure handling
+//
+// The Queue never runs one key twice at once, coalesces duplicates, backs
+// off per key on errors (5 ms doubling to 5 min) and schedules time-based
+// work (scheduled start, expiry, probes) with AddAfter. Keys come from the
+// controller's outbox watcher (milliseconds after a change), from a
+// periodic resync of every lab, and from capacity being released.
+//
+// Docker effects cannot join a database transaction; they are idempotent
+// instead: the container name derives from the lab's uid, so a create
+// retried after a crash adopts the container an earlier attempt made. A
+// garbage collector removes containers labelled as ours whose lab no
+// longer exists, after a grace period.
+//
+// A write that finds a newer leader term (api.EFENCED) stops the
+// controller: this replica is no longer the leader.
+package reconcile

@@ -1,0 +1,153 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/runtime"
+)
+
+// Annotations through which the start and stop routes ask the controller
+// to act; they are not part of spec, so Terraform sees no drift.
+const (
+	AnnotationStartNow = "lab.labrm.io/start-requested-at"
+	AnnotationStop     = "lab.labrm.io/stop-requested-at"
+)
+
+// step is what the controller should do next for one lab.
+type step int
+
+const (
+	stepNone         step = iota // in the desired state; maybe check again later
+	stepAddFinalizer             // before any container exists
+	stepFinalize                 // deletion: remove the container, then the finalizer
+	stepWait                     // PENDING: not yet time to start
+	stepAdmit                    // PENDING: time to start, if capacity allows
+	stepProvision                // PROVISIONING: create and start the container
+	stepRunning                  // PROVISIONING: the container runs; record it
+	stepComplete                 // the container exited 0
+	stepFail                     // something went wrong for good
+	stepTimeout                  // RUNNING past its duration
+	stepStop                     // TIMEOUT or a stop request: stop, then COMPLETED
+	stepCleanup                  // finished: container still running or allocation held
+)
+
+var stepNames = [...]string{"none", "add-finalizer", "finalize", "wait", "admit", "provision", "running",
+	"complete", "fail", "timeout", "stop", "cleanup"}
+
+func (s step) String() string { return stepNames[s] }
+
+// action is the decision for one lab: a step, the reason and message to
+// record with it, and when to look again.
+type action struct {
+	step         step
+	reason       string
+	message      string
+	requeueAfter time.Duration
+}
+
+// planConfig holds the settings the decision depends on.
+type planConfig struct {
+	ProvisionTimeout time.Duration
+	ProbeInterval    time.Duration
+}
+
+// plan decides, from the lab and what the engine reports about its
+// container (nil: there is none), what to do next. It is pure: it reads
+// no clock and calls nothing, so every case is table-tested.
+func plan(lab *api.LabInstanceRequest, ctr *runtime.State, now time.Time, cfg planConfig) action {
+	if lab.Metadata.DeletionTimestamp != nil {
+		if lab.Metadata.HasFinalizer(api.Finalizer) {
+			return action{step: stepFinalize, reason: "Deleted"}
+		}
+		return action{step: stepNone}
+	}
+	if !lab.Metadata.HasFinalizer(api.Finalizer) {
+		return action{step: stepAddFinalizer}
+	}
+	st := &lab.Status
+	switch st.Phase {
+	case api.PhasePending:
+		start, _ := api.ParseStartTime(lab.Spec.ScheduledStartTime)
+		if _, ok := lab.Metadata.Annotations[AnnotationStartNow]; ok {
+			return action{step: stepAdmit, reason: "StartRequested"}
+		}
+		if !start.IsZero() && start.After(now) {
+			return action{step: stepWait, reason: "WaitingForStartTime",
+				message: "scheduled to start at " + start.UTC().Format(time.RFC3339), requeueAfter: start.Sub(now)}
+		}
+		return action{step: stepAdmit, reason: "Scheduled"}
+
+	case api.PhaseProvisioning:
+		if ctr != nil && !ctr.StartedAt.IsZero() {
+			return action{step: stepRunning, reason: "ContainerStarted"}
+		}
+		if since := phaseSince(lab); !since.IsZero() && now.Sub(since) > cfg.ProvisionTimeout {
+			return action{step: stepFail, reason: "ProvisioningTimeout",
+				message: fmt.Sprintf("the container did not start within %s", cfg.ProvisionTimeout)}
+		}
+		return action{step: stepProvision, reason: "ContainerStarted"}
+
+	case api.PhaseRunning:
+		if _, stop := lab.Metadata.Annotations[AnnotationStop]; stop {
+			return action{step: stepStop, reason: "StoppedByUser", message: "stopped on request"}
+		}
+		if ctr == nil {
+			return action{step: stepFail, reason: "ContainerVanished", message: "the lab's container no longer exists"}
+		}
+		if !ctr.Running {
+			return exited(ctr)
+		}
+		expiry := runningSince(lab).Add(time.Duration(lab.Spec.DurationMinutes) * time.Minute)
+		if !now.Before(expiry) {
+			return action{step: stepTimeout, reason: "DurationExceeded",
+				message: fmt.Sprintf("ran for its %d minutes", lab.Spec.DurationMinutes)}
+		}
+		return action{step: stepNone, requeueAfter: min(expiry.Sub(now), cfg.ProbeInterval)}
+
+	case api.PhaseTimeout:
+		return action{step: stepStop, reason: "DurationExceeded", message: fmt.Sprintf("stopped after its %d minutes", lab.Spec.DurationMinutes)}
+
+	case api.PhaseCompleted, api.PhaseFailed:
+		if (ctr != nil && ctr.Running) || len(st.ResourceAllocation) > 0 {
+			return action{step: stepCleanup, reason: "Finished"}
+		}
+	}
+	return action{step: stepNone}
+}
+
+// exited turns a stopped container into COMPLETED or FAILED.
+func exited(ctr *runtime.State) action {
+	if ctr.ExitCode == 0 && !ctr.OOMKilled && ctr.Error == "" {
+		return action{step: stepComplete, reason: "ContainerExited", message: "the container exited with code 0"}
+	}
+	msg := fmt.Sprintf("the container exited with code %d", ctr.ExitCode)
+	if ctr.OOMKilled {
+		msg += " after running out of memory"
+	}
+	if ctr.Error != "" {
+		msg += ": " + ctr.Error
+	}
+	return action{step: stepFail, reason: "ContainerFailed", message: msg}
+}
+
+// phaseSince is when the lab entered its current phase.
+func phaseSince(lab *api.LabInstanceRequest) time.Time {
+	tr := lab.Status.Transitions
+	if len(tr) > 0 && tr[len(tr)-1].To == lab.Status.Phase {
+		return tr[len(tr)-1].At
+	}
+	if lab.Metadata.CreationTimestamp != nil {
+		return *lab.Metadata.CreationTimestamp
+	}
+	return time.Time{}
+}
+
+// runningSince is when the lab's run started: its duration counts from there.
+func runningSince(lab *api.LabInstanceRequest) time.Time {
+	if lab.Status.StartedAt != nil {
+		return *lab.Status.StartedAt
+	}
+	return phaseSince(lab)
+}

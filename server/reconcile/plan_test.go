@@ -1,0 +1,123 @@
+package reconcile
+
+import (
+	"testing"
+	"time"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/runtime"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func labIn(phase api.Phase, opts ...func(*api.LabInstanceRequest)) *api.LabInstanceRequest {
+	created := t0.Add(-time.Hour)
+	l := &api.LabInstanceRequest{
+		Metadata: api.ObjectMeta{Name: "l", Namespace: "default", UID: "u1", CreationTimestamp: &created, Finalizers: []string{api.Finalizer}},
+		Spec:     api.Spec{LabTemplate: "img", StudentEmail: "s@u.edu", DurationMinutes: 60},
+		Status:   api.Status{Phase: phase},
+	}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+func enteredAt(at time.Time) func(*api.LabInstanceRequest) {
+	return func(l *api.LabInstanceRequest) {
+		l.Status.Transitions = []api.Transition{{From: api.PhasePending, To: l.Status.Phase, At: at}}
+	}
+}
+
+func startedAt(at time.Time) func(*api.LabInstanceRequest) {
+	return func(l *api.LabInstanceRequest) { l.Status.StartedAt = &at }
+}
+
+func running() *runtime.State {
+	return &runtime.State{Running: true, StartedAt: t0.Add(-time.Minute), Status: "running"}
+}
+
+func exitedWith(code int) *runtime.State {
+	return &runtime.State{Running: false, ExitCode: code, StartedAt: t0.Add(-time.Minute), FinishedAt: t0, Status: "exited"}
+}
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	cfg := planConfig{ProvisionTimeout: 5 * time.Minute, ProbeInterval: 10 * time.Second}
+	deleted := func(l *api.LabInstanceRequest) { d := t0; l.Metadata.DeletionTimestamp = &d }
+	noFinalizer := func(l *api.LabInstanceRequest) { l.Metadata.Finalizers = nil }
+	startAt := func(s string) func(*api.LabInstanceRequest) {
+		return func(l *api.LabInstanceRequest) { l.Spec.ScheduledStartTime = s }
+	}
+	annotate := func(k string) func(*api.LabInstanceRequest) {
+		return func(l *api.LabInstanceRequest) { l.Metadata.Annotations = api.StringMap{k: "now"} }
+	}
+	allocated := func(l *api.LabInstanceRequest) { l.Status.ResourceAllocation = api.StringMap{"cpu": "1"} }
+
+	cases := []struct {
+		name    string
+		lab     *api.LabInstanceRequest
+		ctr     *runtime.State
+		want    step
+		reason  string
+		requeue time.Duration
+	}{
+		{"deleted with finalizer", labIn(api.PhaseRunning, deleted), running(), stepFinalize, "Deleted", 0},
+		{"deleted without finalizer", labIn(api.PhaseRunning, deleted, noFinalizer), nil, stepNone, "", 0},
+		{"new lab gets finalizer first", labIn(api.PhasePending, noFinalizer), nil, stepAddFinalizer, "", 0},
+		{"finished lab without finalizer gets one", labIn(api.PhaseCompleted, noFinalizer), nil, stepAddFinalizer, "", 0},
+		{"pending, start now", labIn(api.PhasePending), nil, stepAdmit, "Scheduled", 0},
+		{"pending, start passed", labIn(api.PhasePending, startAt("2026-11-25T11:00:00Z")), nil, stepAdmit, "Scheduled", 0},
+		{"pending, start in 30m", labIn(api.PhasePending, startAt("2026-11-25T12:30:00Z")), nil, stepWait, "WaitingForStartTime", 30 * time.Minute},
+		{"pending, start in other zone", labIn(api.PhasePending, startAt("2026-11-25T13:30:00+01:00")), nil, stepWait, "WaitingForStartTime", 30 * time.Minute},
+		{"pending, future start but start requested", labIn(api.PhasePending, startAt("2027-01-01T00:00:00Z"), annotate(AnnotationStartNow)), nil, stepAdmit, "StartRequested", 0},
+		{"provisioning, no container", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), nil, stepProvision, "ContainerStarted", 0},
+		{"provisioning, container created not started", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), &runtime.State{Status: "created"}, stepProvision, "ContainerStarted", 0},
+		{"provisioning, container already running (adopted)", labIn(api.PhaseProvisioning, enteredAt(t0)), running(), stepRunning, "ContainerStarted", 0},
+		{"provisioning, container ran and exited", labIn(api.PhaseProvisioning, enteredAt(t0)), exitedWith(0), stepRunning, "ContainerStarted", 0},
+		{"provisioning too long", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-6*time.Minute))), nil, stepFail, "ProvisioningTimeout", 0},
+		{"running, container running", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), running(), stepNone, "", 10 * time.Second},
+		{"running, expiry before next probe", labIn(api.PhaseRunning, startedAt(t0.Add(-60*time.Minute+3*time.Second))), running(), stepNone, "", 3 * time.Second},
+		{"running, past duration", labIn(api.PhaseRunning, startedAt(t0.Add(-61*time.Minute))), running(), stepTimeout, "DurationExceeded", 0},
+		{"running, exactly at expiry", labIn(api.PhaseRunning, startedAt(t0.Add(-60*time.Minute))), running(), stepTimeout, "DurationExceeded", 0},
+		{"running, exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), exitedWith(0), stepComplete, "ContainerExited", 0},
+		{"running, exit 3", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), exitedWith(3), stepFail, "ContainerFailed", 0},
+		{"running, OOM with exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &runtime.State{OOMKilled: true}, stepFail, "ContainerFailed", 0},
+		{"running, vanished", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), nil, stepFail, "ContainerVanished", 0},
+		{"running, stop requested", labIn(api.PhaseRunning, annotate(AnnotationStop)), running(), stepStop, "StoppedByUser", 0},
+		{"timeout stops", labIn(api.PhaseTimeout), running(), stepStop, "DurationExceeded", 0},
+		{"completed, quiet", labIn(api.PhaseCompleted), exitedWith(0), stepNone, "", 0},
+		{"completed, no container", labIn(api.PhaseCompleted), nil, stepNone, "", 0},
+		{"failed, container still running", labIn(api.PhaseFailed), running(), stepCleanup, "Finished", 0},
+		{"failed, allocation held", labIn(api.PhaseFailed, allocated), nil, stepCleanup, "Finished", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := plan(tc.lab, tc.ctr, t0, cfg)
+			if got.step != tc.want || got.reason != tc.reason || got.requeueAfter != tc.requeue {
+				t.Fatalf("plan = {%s %q requeue %s}, want {%s %q requeue %s}", got.step, got.reason, got.requeueAfter, tc.want, tc.reason, tc.requeue)
+			}
+			if (got.step == stepFail || got.step == stepWait) && got.message == "" {
+				t.Fatalf("%s without a message", got.step)
+			}
+		})
+	}
+}
+
+func TestExitedMessages(t *testing.T) {
+	t.Parallel()
+	got := exited(&runtime.State{ExitCode: 137, OOMKilled: true, Error: "boom"})
+	if got.message != "the container exited with code 137 after running out of memory: boom" {
+		t.Fatalf("message = %q", got.message)
+	}
+}
+
+func TestAccessURL(t *testing.T) {
+	t.Parallel()
+	if got := accessURL("lab.example.edu", map[string]string{"9000/tcp": "40001", "8080/tcp": "40000"}); got != "http://lab.example.edu:40000" {
+		t.Fatalf("accessURL = %q", got)
+	}
+	if got := accessURL("h", nil); got != "" {
+		t.Fatalf("accessURL without ports = %q", got)
+	}
+}

@@ -1,0 +1,210 @@
+package reconcile
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+)
+
+// Queue is a work queue of lab keys, as client-go's: a key is never
+// processed by two workers at once (a key added while it is processing is
+// queued again when it is Done), duplicates coalesce, failures back off
+// per key, and AddAfter schedules time-based work.
+type Queue struct {
+	mu         sync.Mutex
+	cond       *sync.Cond
+	queue      []api.Key
+	dirty      map[api.Key]bool
+	processing map[api.Key]bool
+	failures   map[api.Key]int
+	delayed    delayHeap
+	shutdown   bool
+	now        func() time.Time
+	timer      *time.Timer
+
+	BaseDelay time.Duration // first retry delay after a failure (5ms)
+	MaxDelay  time.Duration // cap of the per-key backoff (5m)
+}
+
+// NewQueue returns an empty queue.
+func NewQueue() *Queue {
+	q := &Queue{
+		dirty: map[api.Key]bool{}, processing: map[api.Key]bool{}, failures: map[api.Key]int{},
+		now: time.Now, BaseDelay: 5 * time.Millisecond, MaxDelay: 5 * time.Minute,
+	}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// Add queues key unless it is already waiting.
+func (q *Queue) Add(key api.Key) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.add(key)
+}
+
+func (q *Queue) add(key api.Key) {
+	if q.shutdown || q.dirty[key] {
+		return
+	}
+	q.dirty[key] = true
+	if q.processing[key] {
+		return // queued again by Done
+	}
+	q.queue = append(q.queue, key)
+	q.cond.Signal()
+}
+
+// AddAfter queues key once d has passed. An earlier pending schedule for
+// the same key wins; a later one is dropped.
+func (q *Queue) AddAfter(key api.Key, d time.Duration) {
+	if d <= 0 {
+		q.Add(key)
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shutdown {
+		return
+	}
+	at := q.now().Add(d)
+	for i := range q.delayed {
+		if q.delayed[i].key == key {
+			if at.Before(q.delayed[i].at) {
+				q.delayed[i].at = at
+				heap.Fix(&q.delayed, i)
+				q.armTimer()
+			}
+			return
+		}
+	}
+	heap.Push(&q.delayed, delayedKey{key: key, at: at})
+	q.armTimer()
+}
+
+// AddRateLimited queues key after its backoff: BaseDelay × 2^failures,
+// capped at MaxDelay.
+func (q *Queue) AddRateLimited(key api.Key) {
+	q.mu.Lock()
+	n := q.failures[key]
+	q.failures[key] = n + 1
+	q.mu.Unlock()
+	q.AddAfter(key, q.backoff(n))
+}
+
+func (q *Queue) backoff(n int) time.Duration {
+	d := q.BaseDelay
+	for range n {
+		d *= 2
+		if d >= q.MaxDelay {
+			return q.MaxDelay
+		}
+	}
+	return d
+}
+
+// Failures reports how often key has failed since it was last forgotten.
+func (q *Queue) Failures(key api.Key) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.failures[key]
+}
+
+// Forget clears key's backoff after a success.
+func (q *Queue) Forget(key api.Key) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.failures, key)
+}
+
+// Get blocks until a key is ready or the queue shuts down; the caller must
+// call Done with the key.
+func (q *Queue) Get() (api.Key, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.queue) == 0 && !q.shutdown {
+		q.cond.Wait()
+	}
+	if q.shutdown {
+		return api.Key{}, false
+	}
+	key := q.queue[0]
+	q.queue = q.queue[1:]
+	q.processing[key] = true
+	delete(q.dirty, key)
+	return key, true
+}
+
+// Done marks key processed; if it was added meanwhile it is queued again.
+func (q *Queue) Done(key api.Key) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.processing, key)
+	if q.dirty[key] && !q.shutdown {
+		q.queue = append(q.queue, key)
+		q.cond.Signal()
+	}
+}
+
+// Len is the number of keys ready to process (the queue depth).
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.queue)
+}
+
+// ShutDown wakes every Get with shutdown and drops pending work.
+func (q *Queue) ShutDown() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.shutdown = true
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	q.cond.Broadcast()
+}
+
+// armTimer makes the timer fire at the earliest delayed key.
+func (q *Queue) armTimer() {
+	if len(q.delayed) == 0 {
+		return
+	}
+	d := q.delayed[0].at.Sub(q.now())
+	if q.timer == nil {
+		q.timer = time.AfterFunc(d, q.fire)
+		return
+	}
+	q.timer.Reset(d)
+}
+
+func (q *Queue) fire() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.now()
+	for len(q.delayed) > 0 && !q.delayed[0].at.After(now) {
+		q.add(heap.Pop(&q.delayed).(delayedKey).key)
+	}
+	if !q.shutdown {
+		q.armTimer()
+	}
+}
+
+type delayedKey struct {
+	key api.Key
+	at  time.Time
+}
+
+type delayHeap []delayedKey
+
+func (h delayHeap) Len() int           { return len(h) }
+func (h delayHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *delayHeap) Push(x any)        { *h = append(*h, x.(delayedKey)) }
+func (h *delayHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

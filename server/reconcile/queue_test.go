@@ -1,0 +1,128 @@
+package reconcile
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+)
+
+func key(n string) api.Key { return api.Key{Namespace: "default", Name: n} }
+
+func TestQueueCoalescesAndNeverRunsAKeyTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	q := NewQueue()
+	q.Add(key("a"))
+	q.Add(key("a"))
+	q.Add(key("b"))
+	if q.Len() != 2 {
+		t.Fatalf("len = %d, want 2 (duplicates coalesce)", q.Len())
+	}
+	k, _ := q.Get()
+	if k != key("a") {
+		t.Fatalf("got %v first", k)
+	}
+	// Added while processing: not handed out again until Done.
+	q.Add(key("a"))
+	k2, _ := q.Get()
+	if k2 != key("b") || q.Len() != 0 {
+		t.Fatalf("got %v, len %d; a must wait for Done", k2, q.Len())
+	}
+	q.Done(key("a"))
+	if q.Len() != 1 {
+		t.Fatalf("a not requeued after Done: len %d", q.Len())
+	}
+
+	// Many workers, many adds: no key is ever held by two workers.
+	q2 := NewQueue()
+	var inFlight sync.Map
+	var bad atomic.Int32
+	var handled atomic.Int32
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k, ok := q2.Get()
+				if !ok {
+					return
+				}
+				if _, dup := inFlight.LoadOrStore(k, true); dup {
+					bad.Add(1)
+				}
+				time.Sleep(50 * time.Microsecond)
+				inFlight.Delete(k)
+				handled.Add(1)
+				q2.Done(k)
+			}
+		}()
+	}
+	for i := range 2000 {
+		q2.Add(key(string(rune('a' + i%5))))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for q2.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	q2.ShutDown()
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d times a key was processed concurrently", bad.Load())
+	}
+	if handled.Load() == 0 || handled.Load() >= 2000 {
+		t.Fatalf("handled %d; want coalescing below 2000 adds", handled.Load())
+	}
+}
+
+func TestQueueBackoffAndDelay(t *testing.T) {
+	t.Parallel()
+	q := NewQueue()
+	q.BaseDelay, q.MaxDelay = time.Millisecond, 8*time.Millisecond
+	for n, want := range []time.Duration{1, 2, 4, 8, 8} {
+		if got := q.backoff(n); got != want*time.Millisecond {
+			t.Fatalf("backoff(%d) = %s, want %s", n, got, want*time.Millisecond)
+		}
+	}
+	k := key("slow")
+	q.AddRateLimited(k)
+	q.AddRateLimited(k)
+	if q.Failures(k) != 2 {
+		t.Fatalf("failures = %d", q.Failures(k))
+	}
+	got := make(chan api.Key, 1)
+	go func() { k, _ := q.Get(); got <- k }()
+	select {
+	case g := <-got:
+		if g != k {
+			t.Fatalf("got %v", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("rate-limited key never delivered")
+	}
+	q.Done(k)
+	q.Forget(k)
+	if q.Failures(k) != 0 {
+		t.Fatal("Forget did not reset the backoff")
+	}
+
+	// An earlier AddAfter wins over a later one for the same key.
+	q.AddAfter(key("t"), time.Hour)
+	q.AddAfter(key("t"), 5*time.Millisecond)
+	start := time.Now()
+	go func() { k, _ := q.Get(); got <- k }()
+	select {
+	case g := <-got:
+		if g != key("t") || time.Since(start) > time.Minute {
+			t.Fatalf("got %v after %s", g, time.Since(start))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("delayed key never delivered")
+	}
+	q.ShutDown()
+	if _, ok := q.Get(); ok {
+		t.Fatal("Get after ShutDown returned a key")
+	}
+}
