@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labrm/terraform-provider-lab/server/httpapi"
+	"github.com/labrm/terraform-provider-lab/server/store"
+)
+
+// app is a labd process's parts, built from Config and wired by hand. The
+// reconciler and leader election join here: built in newApp, started in
+// run, stopped before the store closes.
+type app struct {
+	cfg  Config
+	log  *slog.Logger
+	db   *store.DB
+	api  *httpapi.Server
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{} // closed when run returns
+}
+
+// newApp opens the store (applying migrations) and the listener. Nothing
+// is served until run.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+	db, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Logger: log.With("component", "store")})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	api := httpapi.New(httpapi.Config{
+		Store:   db,
+		Notify:  db,
+		Logger:  log.With("component", "http"),
+		Version: version,
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler: api.Handler(),
+		// No ReadTimeout or WriteTimeout: they would cut watch streams.
+		// Bodies are bounded by size in the API.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	// Shutdown waits for handlers; watch streams end only when told.
+	srv.RegisterOnShutdown(api.Close)
+	return &app{cfg: cfg, log: log, db: db, api: api, srv: srv, ln: ln, done: make(chan struct{})}, nil
+}
+
+// addr is where the API listens (useful with port 0).
+func (a *app) addr() net.Addr { return a.ln.Addr() }
+
+// run serves until ctx ends, then shuts down: stop accepting, end watch
+// streams, let requests in flight finish within ShutdownTimeout (then cut
+// them), close the store.
+func (a *app) run(ctx context.Context) error {
+	defer close(a.done)
+	a.log.Info("labd started", "version", version, "listen", a.ln.Addr().String(),
+		"store", a.db.Kind(), "docker_host", a.cfg.DockerHost)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.srv.Serve(a.ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down", "cause", context.Cause(ctx))
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+		a.log.Error("server failed; shutting down", "err", err)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := a.srv.Shutdown(sctx); serr != nil {
+		a.log.Warn("requests still running at the shutdown deadline; closing them", "err", serr)
+		a.srv.Close()
+	}
+	if err == nil {
+		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+			err = fmt.Errorf("serve: %w", serr)
+		}
+	}
+	a.api.Close()
+	if cerr := a.db.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	}
+	a.log.Info("labd stopped")
+	return err
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseConfig(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	want := Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", LogFormat: "text", LogLevel: slog.LevelInfo, ShutdownTimeout: 30 * time.Second}
+	if cfg != want {
+		t.Fatalf("defaults %+v, want %+v", cfg, want)
+	}
+}
+
+// TestConfigPrecedence checks every setting: flag beats environment beats
+// default.
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	values := map[string][2]string{ // flag value, env value
+		"database-url":     {"postgres://u@db-flag:5432/labs", "sqlite:/var/lib/labd/env.db"},
+		"instance-id":      {"flag-1", "env-1"},
+		"listen":           {":9000", "0.0.0.0:7000"},
+		"docker-host":      {"tcp://flag:2375", "unix:///env.sock"},
+		"log-format":       {"json", "text"},
+		"log-level":        {"debug", "warn"},
+		"shutdown-timeout": {"5s", "7s"},
+	}
+	if len(values) != len(settings) {
+		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
+	}
+	environ := map[string]string{}
+	var args []string
+	for _, s := range settings {
+		v, ok := values[s.Flag]
+		if !ok {
+			t.Fatalf("setting %s not covered", s.Flag)
+		}
+		environ[s.Env] = v[1]
+		args = append(args, "--"+s.Flag+"="+v[0])
+	}
+	fromEnv, err := parseConfig(nil, env(environ), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{DatabaseURL: "sqlite:/var/lib/labd/env.db", InstanceID: "env-1", Listen: "0.0.0.0:7000", DockerHost: "unix:///env.sock",
+		LogFormat: "text", LogLevel: slog.LevelWarn, ShutdownTimeout: 7 * time.Second}
+	if fromEnv != want {
+		t.Fatalf("from env %+v, want %+v", fromEnv, want)
+	}
+	fromFlags, err := parseConfig(args, env(environ), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Config{DatabaseURL: "postgres://u@db-flag:5432/labs", InstanceID: "flag-1", Listen: ":9000", DockerHost: "tcp://flag:2375",
+		LogFormat: "json", LogLevel: slog.LevelDebug, ShutdownTimeout: 5 * time.Second}
+	if fromFlags != want {
+		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
+	}
+	// An explicit empty flag beats the environment too.
+	cfg, err := parseConfig([]string{"--database-url="}, env(environ), io.Discard)
+	if err != nil || cfg.DatabaseURL != "" {
+		t.Fatalf("empty flag: %q, %v", cfg.DatabaseURL, err)
+	}
+}
+
+func TestConfigRejects(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args    []string
+		environ map[string]string
+		want    []string // substrings of the error
+	}{
+		{[]string{"--listen=8000"}, nil, []string{"--listen", `"8000"`, "host:port"}},
+		{nil, map[string]string{"LAB_LISTEN": "nowhere"}, []string{"$LAB_LISTEN", "host:port"}},
+		{[]string{"--database-url=mysql://x"}, nil, []string{"--database-url", "postgres://"}},
+		{nil, map[string]string{"LAB_DATABASE_URL": "postgres://"}, []string{"$LAB_DATABASE_URL"}},
+		{[]string{"--log-format=xml"}, nil, []string{"--log-format", "text or json"}},
+		{[]string{"--log-level=loud"}, nil, []string{"--log-level"}},
+		{[]string{"--shutdown-timeout=-1s"}, nil, []string{"--shutdown-timeout"}},
+		{[]string{"--instance-id=a b"}, nil, []string{"--instance-id"}},
+		{[]string{"--docker-host=not a url"}, nil, []string{"--docker-host"}},
+		{[]string{"--no-such-flag"}, nil, []string{"no-such-flag"}},
+		{[]string{"serve"}, nil, []string{"unexpected arguments"}},
+		// Several errors are reported together.
+		{[]string{"--listen=x", "--log-format=y"}, nil, []string{"--listen", "--log-format"}},
+	}
+	for _, tc := range cases {
+		_, err := parseConfig(tc.args, env(tc.environ), io.Discard)
+		if err == nil {
+			t.Errorf("%v %v: accepted", tc.args, tc.environ)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %v: error %q lacks %q", tc.args, tc.environ, err, w)
+			}
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	if err := Run(t.Context(), []string{"--version"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "labd "+version+"\n" {
+		t.Fatalf("--version printed %q", out.String())
+	}
+	var usage strings.Builder
+	err := Run(t.Context(), []string{"--help"}, env(nil), io.Discard, &usage)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(usage.String(), "-"+s.Flag) || !strings.Contains(usage.String(), "$"+s.Env) {
+			t.Errorf("usage lacks %s / $%s:\n%s", s.Flag, s.Env, usage.String())
+		}
+	}
+	var ce configError
+	if err := Run(t.Context(), []string{"--listen=bad"}, env(nil), io.Discard, io.Discard); !errors.As(err, &ce) {
+		t.Fatalf("bad flag: %v, want a configError", err)
+	}
+}

@@ -1,0 +1,121 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+)
+
+// codeMethodNotAllowed is the problem code of a 405. It is local: no part
+// of the server returns it as an error, only the router does.
+const codeMethodNotAllowed = "method_not_allowed"
+
+// httpStatus is the one place that maps error codes to HTTP statuses; the
+// typed client maps them back.
+func httpStatus(code string) int {
+	switch code {
+	case api.EINVALID:
+		return http.StatusUnprocessableEntity
+	case api.EBADREQUEST:
+		return http.StatusBadRequest
+	case api.ENOTFOUND:
+		return http.StatusNotFound
+	case api.EALREADYEXISTS, api.ECONFLICT:
+		return http.StatusConflict
+	case api.EPRECONDITION:
+		return http.StatusPreconditionRequired
+	case api.EGONE:
+		return http.StatusGone
+	case api.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case api.EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
+	case api.ENOTACCEPTABLE:
+		return http.StatusNotAcceptable
+	case api.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case api.EFORBIDDEN:
+		return http.StatusForbidden
+	case api.EUNAVAILABLE, api.EFENCED:
+		// A fenced write means this replica lost leadership mid-request:
+		// another replica will answer a retry.
+		return http.StatusServiceUnavailable
+	case codeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers err as a problem. Errors that are not *api.Error are
+// internals: the client gets "internal error", the log gets the real error
+// under the request id the client also sees.
+func (s *Server) writeError(c *gin.Context, err error) {
+	code := api.ErrorCode(err)
+	status := httpStatus(code)
+	p := api.Problem{
+		Type:     "about:blank",
+		Title:    http.StatusText(status),
+		Status:   status,
+		Detail:   api.ErrorMessage(err),
+		Instance: c.Request.URL.Path,
+		Code:     code,
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		p.Errors = ae.Fields
+	} else {
+		p.Code = api.EINTERNAL
+		log := s.logger(c)
+		if c.Request.Context().Err() != nil && errors.Is(err, context.Canceled) {
+			// The client went away mid-request; nobody reads the answer.
+			log.Info("request canceled by client", "err", err)
+		} else {
+			log.Error("internal error", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		}
+	}
+	s.writeProblem(c, p)
+}
+
+// writeProblem writes p in the negotiated format (problem+json unless the
+// client asked for YAML or XML), unless a response is already under way,
+// as in a watch stream, where all that is left is to end it.
+func (s *Server) writeProblem(c *gin.Context, p api.Problem) {
+	c.Abort()
+	if c.Writer.Written() {
+		s.logger(c).Warn("error after the response started", "status", p.Status, "detail", p.Detail)
+		return
+	}
+	f := problemFormat(c)
+	body, err := f.encodeProblem(p)
+	if err != nil {
+		s.logger(c).Error("encode problem", "err", err)
+		body, f = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`+"\n"), formats[0]
+		p.Status = http.StatusInternalServerError
+	}
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(p.Status, f.problemType, body)
+}
+
+// errorf is a shorthand for the *api.Error handlers return.
+func errorf(code, format string, args ...any) error { return api.Errorf(code, format, args...) }
+
+// fieldError is an *api.Error naming one field.
+func fieldError(code, field, message string) error {
+	return &api.Error{Code: code, Fields: []api.FieldError{{Field: field, Message: message}}}
+}
+
+// notFound answers routes that do not exist.
+func (s *Server) notFound(c *gin.Context) {
+	s.writeError(c, errorf(api.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+}
+
+// methodNotAllowed answers known routes with a wrong method; the router has
+// already set the Allow header.
+func (s *Server) methodNotAllowed(c *gin.Context) {
+	s.writeError(c, errorf(codeMethodNotAllowed, "method %s is not allowed on %s (allowed: %s)",
+		c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+}

@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+)
+
+// router builds the routes. Later areas (start/stop/logs, leader,
+// bookmarks, metrics) add a line here and a file of handlers; an auth
+// middleware goes on the labs group, leaving /api/status open.
+func (s *Server) router() *gin.Engine {
+	e := gin.New()
+	// Answer exactly what was asked: no redirects between /x and /x/ (a
+	// client POSTing to the "wrong" one would lose its body on a 301),
+	// and 405 rather than 404 for a known path with a wrong method.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	// Log the peer's address, not a client-supplied X-Forwarded-For.
+	_ = e.SetTrustedProxies(nil)
+	e.Use(s.requestID, s.accessLog, s.recovery)
+	e.NoRoute(s.notFound)
+	e.NoMethod(s.methodNotAllowed)
+
+	labs := e.Group("/api/lab-instances")
+	for _, p := range []string{"", "/"} {
+		labs.POST(p, s.createLab)
+		labs.GET(p, s.listLabs)
+	}
+	labs.GET("/:name", s.getLab)
+	labs.PUT("/:name", s.replaceLab)
+	labs.PATCH("/:name", s.patchLab)
+	labs.DELETE("/:name", s.deleteLab)
+	labs.GET("/:name/events", s.labEvents)
+
+	status := e.Group("/api/status")
+	status.GET("/health", s.health)
+	status.GET("/ready", s.ready)
+	// Load balancers often probe with HEAD.
+	status.HEAD("/health", s.health)
+	status.HEAD("/ready", s.ready)
+	return e
+}
+
+const (
+	headerRequestID = "X-Request-Id"
+	ctxLogger       = "httpapi.logger"
+)
+
+// requestIDRe is what a client-sent request id may look like; anything
+// else is replaced, so that ids are safe to log and echo.
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestID gives every request an id, the client's if it sent a sane one,
+// echoed in the response and attached to every log line of the request.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader(headerRequestID)
+	if !requestIDRe.MatchString(id) {
+		id = uuid.NewString()
+	}
+	c.Header(headerRequestID, id)
+	c.Set(ctxLogger, s.log.With("request_id", id))
+	c.Next()
+}
+
+// logger is the request's logger.
+func (s *Server) logger(c *gin.Context) *slog.Logger {
+	if v, ok := c.Get(ctxLogger); ok {
+		return v.(*slog.Logger)
+	}
+	return s.log
+}
+
+// accessLog logs one line per request. Probes log at debug level, so that
+// they do not drown the rest. The query is left out: it may hold e-mail
+// addresses.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	level := slog.LevelInfo
+	if strings.HasPrefix(c.Request.URL.Path, "/api/status/") && c.Writer.Status() < 500 {
+		level = slog.LevelDebug
+	}
+	s.logger(c).Log(c.Request.Context(), level, "request",
+		"method", c.Request.Method,
+		"path", c.Request.URL.Path,
+		"status", c.Writer.Status(),
+		"bytes", max(c.Writer.Size(), 0),
+		"duration", time.Since(start),
+		"remote", c.ClientIP(),
+	)
+}
+
+// recovery turns a panic into a 500 problem and a logged stack.
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if r == http.ErrAbortHandler {
+			panic(r)
+		}
+		s.logger(c).Error("panic serving request", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"panic", r, "stack", string(debug.Stack()))
+		s.writeError(c, errorf(api.EINTERNAL, "internal error"))
+	}()
+	c.Next()
+}

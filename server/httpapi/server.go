@@ -1,0 +1,171 @@
+// Package httpapi is labd's REST API: the lab-instances collection, its
+// watch stream and the status endpoints, over JSON, YAML and XML.
+//
+// Routes (every one takes ?namespace=, "default" when absent, except that a
+// list or watch without it covers all namespaces, so that the design
+// document's `curl /api/lab-instances/` shows every lab):
+//
+//	POST   /api/lab-instances/           create (flat body or manifest)      201
+//	GET    /api/lab-instances/           list; ?watch=true streams changes
+//	GET    /api/lab-instances/{name}     read (If-None-Match: 304)
+//	PUT    /api/lab-instances/{name}     replace spec, labels, annotations   needs a version
+//	PATCH  /api/lab-instances/{name}     JSON merge patch (RFC 7396)
+//	DELETE /api/lab-instances/{name}     200 gone, or 202 marked (finalizers)
+//	GET    /api/lab-instances/{name}/events   history, oldest first
+//	GET    /api/status/health, /api/status/ready
+//
+// Writes are conditional on a version from metadata.resource_version, If-Match
+// ("42", the ETag every object response carries) or, for DELETE,
+// ?resource_version=; a stale one is 409 and writes nothing.
+//
+// It is the only package that imports Gin, so the router can be swapped
+// without touching the rest of the server. Handlers translate HTTP to store
+// calls and back; the rules (validation, state machine, immutability) live in
+// internal/api and server/store, and every error reaches the client through
+// one mapper (errors.go) as RFC 7807 problem+json.
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/store"
+)
+
+func init() {
+	// Gin's debug mode prints every route at start-up to stdout; we log
+	// through slog instead.
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// Store is what the API needs from the store. It is declared here, listing
+// only the methods used, so that tests can put a fake in front of the real
+// store for error paths; *store.DB satisfies it.
+type Store interface {
+	CreateLab(ctx context.Context, l *api.LabInstanceRequest) (*api.LabInstanceRequest, error)
+	GetLab(ctx context.Context, key api.Key) (*api.LabInstanceRequest, error)
+	ListLabs(ctx context.Context, opts store.ListOptions) (*api.LabInstanceRequestList, error)
+	UpdateLab(ctx context.Context, key api.Key, opts store.WriteOptions, mutate store.Mutator) (*api.LabInstanceRequest, error)
+	UpdateLabWithRetry(ctx context.Context, key api.Key, opts store.WriteOptions, mutate store.Mutator) (*api.LabInstanceRequest, error)
+	DeleteLab(ctx context.Context, key api.Key, opts store.WriteOptions) (*api.LabInstanceRequest, bool, error)
+	LabHistory(ctx context.Context, key api.Key) (*api.LabEventList, error)
+	ReadEvents(ctx context.Context, after int64, limit int) ([]store.Event, error)
+	EventBounds(ctx context.Context) (floor, current int64, err error)
+	Ping(ctx context.Context) error
+}
+
+// Notifier wakes watch streams when new outbox events may be readable. A
+// wake-up is a hint only: streams poll as well, so a lost one costs latency,
+// never an event. *store.DB satisfies it.
+type Notifier interface {
+	Subscribe() (<-chan struct{}, func())
+}
+
+// Config configures the API. Only Store is required.
+type Config struct {
+	Store   Store
+	Logger  *slog.Logger
+	Version string // reported by /api/status/health
+	Now     func() time.Time
+
+	// Notify, when set, wakes watch streams as soon as something was
+	// written; without it they poll every PollInterval.
+	Notify Notifier
+
+	// Ready holds readiness checks by name, in addition to "database"
+	// (Store.Ping), which is always present unless overridden here. Later
+	// parts (leader election, reconciler) add theirs.
+	Ready map[string]func(ctx context.Context) error
+
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// PollInterval is how often a watch re-reads the outbox when there is
+	// no Notify. Default 200ms.
+	PollInterval time.Duration
+	// FallbackPollInterval is the same with Notify, covering lost
+	// wake-ups. Default 2s.
+	FallbackPollInterval time.Duration
+	// BookmarkInterval is how often a watch sends a BOOKMARK. Default 15s.
+	BookmarkInterval time.Duration
+	// WatchTimeout ends a watch that names no timeout_seconds, and caps
+	// those that do, so that clients re-watch now and then. Default 30m.
+	WatchTimeout time.Duration
+	// ReadyTimeout bounds each readiness check. Default 2s.
+	ReadyTimeout time.Duration
+}
+
+// Defaults.
+const (
+	DefaultMaxBodyBytes         = 1 << 20
+	DefaultPollInterval         = 200 * time.Millisecond
+	DefaultFallbackPollInterval = 2 * time.Second
+	DefaultBookmarkInterval     = 15 * time.Second
+	DefaultWatchTimeout         = 30 * time.Minute
+	DefaultReadyTimeout         = 2 * time.Second
+)
+
+// Server serves the API. Create it with New.
+type Server struct {
+	cfg    Config
+	store  Store
+	log    *slog.Logger
+	now    func() time.Time
+	checks map[string]func(ctx context.Context) error
+	engine *gin.Engine
+
+	// ctx ends every watch stream on Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New returns a Server for cfg. It panics without a Store, which is a
+// programming error.
+func New(cfg Config) *Server {
+	if cfg.Store == nil {
+		panic("httpapi: Config.Store is required")
+	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Version = cmp.Or(cfg.Version, "dev")
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, DefaultPollInterval)
+	cfg.FallbackPollInterval = cmp.Or(cfg.FallbackPollInterval, DefaultFallbackPollInterval)
+	cfg.BookmarkInterval = cmp.Or(cfg.BookmarkInterval, DefaultBookmarkInterval)
+	cfg.WatchTimeout = cmp.Or(cfg.WatchTimeout, DefaultWatchTimeout)
+	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout)
+
+	ready := map[string]func(context.Context) error{"database": cfg.Store.Ping}
+	for name, check := range cfg.Ready {
+		ready[name] = check
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		checks: ready,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	s.engine = s.router()
+	return s
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Close ends every open watch stream, so that http.Server.Shutdown, which
+// waits for handlers to return, does not wait for them until their timeout.
+// Register it with http.Server.RegisterOnShutdown. Requests other than
+// watches are unaffected.
+func (s *Server) Close() { s.cancel() }

@@ -1,0 +1,307 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/store"
+)
+
+// watchBatch is how many outbox events a watch reads at a time.
+const watchBatch = 500
+
+var watchOffers = []offer{
+	{"application/x-ndjson", formatJSON},
+	{"application/json", formatJSON}, // answered as application/json;stream=watch
+}
+
+// bookmarkObject is the object of a BOOKMARK: only the position to resume
+// from, without the empty spec and status a LabInstanceRequest would carry.
+type bookmarkObject struct {
+	APIVersion string `json:"api_version"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		ResourceVersion int64 `json:"resource_version"`
+	} `json:"metadata"`
+}
+
+type bookmarkEvent struct {
+	Type   string         `json:"type"`
+	Object bookmarkObject `json:"object"`
+}
+
+// watch streams changes as newline-delimited JSON events, Kubernetes style:
+//
+//   - without resource_version: ADDED for every matching lab (from a list),
+//     then every change after the list's resource_version;
+//   - with resource_version=N: every change after N, or 410 Gone when the
+//     outbox no longer reaches back to N, so the client relists.
+//
+// Filters apply to each event's object. A BOOKMARK carries the position to
+// resume from; one follows the initial list and one is sent every
+// BookmarkInterval. The stream ends on client disconnect, timeout_seconds
+// (capped by WatchTimeout), Close, a store error, or when retention overtook
+// it; the client then re-watches from its last position, and gets 410 if
+// that is gone.
+func (s *Server) watch(c *gin.Context) {
+	if !s.negotiate(c, watchOffers) {
+		return
+	}
+	if s.ctx.Err() != nil {
+		s.writeError(c, errorf(api.EUNAVAILABLE, "the server is shutting down; watch another replica or retry"))
+		return
+	}
+	f, err := parseFilter(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if name := c.Query("name"); name != "" {
+		if err := api.ValidateName(name); err != nil {
+			s.writeError(c, fieldError(api.EBADREQUEST, "name", err.Error()))
+			return
+		}
+		f.name = name
+	}
+	from, fromGiven, err := intParam(c, "resource_version")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	timeout := s.cfg.WatchTimeout
+	if secs, ok, err := intParam(c, "timeout_seconds"); err != nil {
+		s.writeError(c, err)
+		return
+	} else if ok && secs > 0 {
+		timeout = min(time.Duration(min(secs, 1<<32))*time.Second, timeout)
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+
+	// Subscribe before the first read, so that no wake-up falls between.
+	var wake <-chan struct{}
+	poll := s.cfg.PollInterval
+	if s.cfg.Notify != nil {
+		ch, unsubscribe := s.cfg.Notify.Subscribe()
+		defer unsubscribe()
+		wake, poll = ch, s.cfg.FallbackPollInterval
+	}
+
+	w := &watchStream{c: c, s: s}
+	var initial []api.LabInstanceRequest
+	if fromGiven {
+		floor, _, err := s.store.EventBounds(ctx)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if from < floor {
+			s.writeError(c, errorf(api.EGONE,
+				"resource_version %d is older than the oldest change still kept (%d): list again and watch from the list's metadata.resource_version",
+				from, floor))
+			return
+		}
+		w.cursor = from
+	} else {
+		initial, w.cursor, err = s.listAll(ctx, f)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+
+	contentType := "application/x-ndjson"
+	if responseOffer(c).mediaType == "application/json" {
+		contentType = "application/json;stream=watch"
+	}
+	c.Header("Content-Type", contentType)
+	c.Header("Cache-Control", "no-store")
+	c.Header("X-Accel-Buffering", "no") // proxies must not buffer the stream
+	c.Status(http.StatusOK)
+	c.Writer.WriteHeaderNow()
+
+	// Objects listed on later pages may be newer than the first page's
+	// position; their older events are skipped rather than replayed.
+	for i := range initial {
+		l := &initial[i]
+		w.sent(l.Key(), l.Metadata.ResourceVersion)
+		w.event(api.WatchAdded, l)
+	}
+	if !fromGiven {
+		w.bookmark()
+	}
+	w.flush()
+
+	reason := w.run(ctx, f, poll, wake)
+	s.logger(c).Debug("watch ended", "reason", reason, "events", w.count, "resource_version", w.cursor)
+}
+
+// listAll lists every matching lab, page by page, and returns the first
+// page's position, from which the watch continues.
+func (s *Server) listAll(ctx context.Context, f filter) ([]api.LabInstanceRequest, int64, error) {
+	opts := f.listOptions()
+	opts.Limit = store.MaxListLimit
+	var (
+		items []api.LabInstanceRequest
+		rv    int64
+	)
+	for page := 0; ; page++ {
+		list, err := s.store.ListLabs(ctx, opts)
+		if err != nil {
+			return nil, 0, err
+		}
+		if page == 0 {
+			rv = list.Metadata.ResourceVersion
+		}
+		for _, l := range list.Items {
+			if f.matches(&l) {
+				items = append(items, l)
+			}
+		}
+		if list.Metadata.Continue == "" {
+			return items, rv, nil
+		}
+		opts.Continue = list.Metadata.Continue
+	}
+}
+
+// watchStream writes one watch response.
+type watchStream struct {
+	c      *gin.Context
+	s      *Server
+	cursor int64 // position of the last event read
+	count  int
+	err    error // first write error: the client is gone
+
+	seen    map[api.Key]int64 // version sent in the initial list, by key
+	maxSeen int64
+}
+
+func (w *watchStream) sent(k api.Key, rv int64) {
+	if w.seen == nil {
+		w.seen = map[api.Key]int64{}
+	}
+	w.seen[k] = rv
+	w.maxSeen = max(w.maxSeen, rv)
+}
+
+// already reports whether the client has the change at position pos of k
+// from the initial list.
+func (w *watchStream) already(k api.Key, pos int64) bool {
+	if w.seen == nil {
+		return false
+	}
+	if w.cursor >= w.maxSeen {
+		defer func() { w.seen = nil }()
+	}
+	rv, ok := w.seen[k]
+	return ok && pos <= rv
+}
+
+func (w *watchStream) write(v any) {
+	if w.err != nil {
+		return
+	}
+	b, err := encodeJSON(v)
+	if err == nil {
+		_, err = w.c.Writer.Write(b)
+	}
+	w.err = err
+}
+
+func (w *watchStream) event(typ string, l *api.LabInstanceRequest) {
+	l.APIVersion, l.Kind = api.APIVersion, api.Kind
+	w.write(api.WatchEvent{Type: typ, Object: l})
+	w.count++
+}
+
+func (w *watchStream) bookmark() {
+	ev := bookmarkEvent{Type: api.WatchBookmark}
+	ev.Object.APIVersion, ev.Object.Kind = api.APIVersion, api.Kind
+	ev.Object.Metadata.ResourceVersion = w.cursor
+	w.write(ev)
+}
+
+func (w *watchStream) flush() {
+	if w.err == nil {
+		w.c.Writer.Flush()
+	}
+}
+
+// run streams outbox events until the stream has to end, and says why.
+func (w *watchStream) run(ctx context.Context, f filter, poll time.Duration, wake <-chan struct{}) string {
+	bookmarks := time.NewTicker(w.s.cfg.BookmarkInterval)
+	defer bookmarks.Stop()
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	for {
+		if reason := w.drain(ctx, f); reason != "" {
+			return reason
+		}
+		timer.Reset(poll)
+		select {
+		case <-ctx.Done():
+			return "done: " + context.Cause(ctx).Error()
+		case <-wake:
+		case <-timer.C:
+		case <-bookmarks.C:
+			w.bookmark()
+			w.flush()
+		}
+		if w.err != nil {
+			return "client gone"
+		}
+	}
+}
+
+// drain reads and sends every readable event; a non-empty result ends the
+// stream.
+func (w *watchStream) drain(ctx context.Context, f filter) string {
+	for {
+		before := w.cursor
+		events, err := w.s.store.ReadEvents(ctx, before, watchBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.s.logger(w.c).Error("watch: read events", "err", err)
+			}
+			return "read events failed"
+		}
+		for i := range events {
+			ev := &events[i]
+			w.cursor = max(w.cursor, ev.Position)
+			typ := api.WatchType(ev.Type)
+			if typ == "" || w.already(ev.Key, ev.Position) || !f.matches(ev.Object) {
+				continue
+			}
+			w.event(typ, ev.Object)
+		}
+		if len(events) > 0 {
+			w.flush()
+		}
+		if w.err != nil {
+			return "client gone"
+		}
+		// Retention may have removed events after our position before we
+		// read them; then the stream cannot be trusted and ends, and the
+		// client's re-watch gets 410.
+		floor, _, err := w.s.store.EventBounds(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.s.logger(w.c).Error("watch: event bounds", "err", err)
+			}
+			return "event bounds failed"
+		}
+		if before < floor {
+			return "overtaken by retention"
+		}
+		if len(events) < watchBatch {
+			return ""
+		}
+	}
+}
