@@ -287,3 +287,11 @@ type LabEventList struct {
 	XMLName xml.Name   `json:"-" xml:"LabEventList"`
 	Items   []LabEvent `json:"items" xml:"items>event"`
 }
+
+// Annotations through which POST .../start and .../stop ask the controller
+// to act. They are annotations, not spec, so that Terraform sees no drift
+// and the request is recorded on the object until the controller has acted.
+const (
+	AnnotationStartRequested = "lab.labrm.io/start-requested-at"
+	AnnotationStopRequested  = "lab.labrm.io/stop-requested-at"
+)

@@ -41,10 +41,15 @@ func (s *Server) router() *gin.Engine {
 	labs.PATCH("/:name", s.patchLab)
 	labs.DELETE("/:name", s.deleteLab)
 	labs.GET("/:name/events", s.labEvents)
+	labs.POST("/:name/start", s.startLab)
+	labs.POST("/:name/stop", s.stopLab)
+	labs.GET("/:name/logs", s.labLogs)
 
 	status := e.Group("/api/status")
 	status.GET("/health", s.health)
 	status.GET("/ready", s.ready)
+	status.GET("/leader", s.leader)
+	status.GET("/bookmarks", s.bookmarks)
 	// Load balancers often probe with HEAD.
 	status.HEAD("/health", s.health)
 	status.HEAD("/ready", s.ready)

@@ -12,7 +12,10 @@
 //	PATCH  /api/lab-instances/{name}     JSON merge patch (RFC 7396)
 //	DELETE /api/lab-instances/{name}     200 gone, or 202 marked (finalizers)
 //	GET    /api/lab-instances/{name}/events   history, oldest first
-//	GET    /api/status/health, /api/status/ready
+//	POST   /api/lab-instances/{name}/start    start a PENDING lab now        202
+//	POST   /api/lab-instances/{name}/stop     end a RUNNING lab             202
+//	GET    /api/lab-instances/{name}/logs     container output (?lines=N)   text/plain
+//	GET    /api/status/health, ready, leader, bookmarks
 //
 // Writes are conditional on a version from metadata.resource_version, If-Match
 // ("42", the ETag every object response carries) or, for DELETE,
@@ -58,6 +61,7 @@ type Store interface {
 	LabHistory(ctx context.Context, key api.Key) (*api.LabEventList, error)
 	ReadEvents(ctx context.Context, after int64, limit int) ([]store.Event, error)
 	EventBounds(ctx context.Context) (floor, current int64, err error)
+	Bookmarks(ctx context.Context) ([]api.WatcherBookmark, error)
 	Ping(ctx context.Context) error
 }
 
@@ -74,6 +78,9 @@ type Config struct {
 	Logger  *slog.Logger
 	Version string // reported by /api/status/health
 	Now     func() time.Time
+
+	// Controller serves start/stop/logs and leader status; optional.
+	Controller Controller
 
 	// Notify, when set, wakes watch streams as soon as something was
 	// written; without it they poll every PollInterval.

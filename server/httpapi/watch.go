@@ -240,11 +240,21 @@ func (w *watchStream) run(ctx context.Context, f filter, poll time.Duration, wak
 	defer bookmarks.Stop()
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
+	settle := minSettle
 	for {
-		if reason := w.drain(ctx, f); reason != "" {
+		reason, behind := w.drain(ctx, f)
+		if reason != "" {
 			return reason
 		}
-		timer.Reset(poll)
+		if behind {
+			// Written but not yet readable (an older transaction is still
+			// open): look again soon, not at the next poll.
+			timer.Reset(min(settle, poll))
+			settle = min(2*settle, poll)
+		} else {
+			timer.Reset(poll)
+			settle = minSettle
+		}
 		select {
 		case <-ctx.Done():
 			return "done: " + context.Cause(ctx).Error()
@@ -260,9 +270,13 @@ func (w *watchStream) run(ctx context.Context, f filter, poll time.Duration, wak
 	}
 }
 
-// drain reads and sends every readable event; a non-empty result ends the
-// stream.
-func (w *watchStream) drain(ctx context.Context, f filter) string {
+// minSettle is the first wait when events exist that are not readable yet.
+const minSettle = 5 * time.Millisecond
+
+// drain reads and sends every readable event; a non-empty reason ends the
+// stream. behind reports events written after the cursor that could not be
+// read yet.
+func (w *watchStream) drain(ctx context.Context, f filter) (reason string, behind bool) {
 	for {
 		before := w.cursor
 		events, err := w.s.store.ReadEvents(ctx, before, watchBatch)
@@ -270,7 +284,7 @@ func (w *watchStream) drain(ctx context.Context, f filter) string {
 			if ctx.Err() == nil {
 				w.s.logger(w.c).Error("watch: read events", "err", err)
 			}
-			return "read events failed"
+			return "read events failed", false
 		}
 		for i := range events {
 			ev := &events[i]
@@ -285,23 +299,23 @@ func (w *watchStream) drain(ctx context.Context, f filter) string {
 			w.flush()
 		}
 		if w.err != nil {
-			return "client gone"
+			return "client gone", false
 		}
 		// Retention may have removed events after our position before we
 		// read them; then the stream cannot be trusted and ends, and the
 		// client's re-watch gets 410.
-		floor, _, err := w.s.store.EventBounds(ctx)
+		floor, current, err := w.s.store.EventBounds(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.s.logger(w.c).Error("watch: event bounds", "err", err)
 			}
-			return "event bounds failed"
+			return "event bounds failed", false
 		}
 		if before < floor {
-			return "overtaken by retention"
+			return "overtaken by retention", false
 		}
 		if len(events) < watchBatch {
-			return ""
+			return "", current > w.cursor
 		}
 	}
 }

@@ -131,17 +131,25 @@ func (e *Elector) Run(ctx context.Context) error {
 		return e.runAlone(ctx)
 	}
 	for {
-		err := e.campaign(ctx)
+		led, err := e.campaign(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			e.cfg.Logger.Warn("leader election", "err", err)
 		}
+		// A replica that just lost leadership against its will (its
+		// session died, its heartbeats failed, a newer term appeared)
+		// waits a lease before campaigning again, so that a healthy
+		// standby takes over rather than the replica that just failed.
+		wait := e.cfg.RetryPeriod
+		if led {
+			wait = e.cfg.LeaseDuration
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(e.cfg.RetryPeriod):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -162,10 +170,11 @@ func (e *Elector) runAlone(ctx context.Context) error {
 
 // campaign holds one lock session: it tries for the lock every retry
 // period and, once it has it, leads until the session or the work fails.
-func (e *Elector) campaign(ctx context.Context) error {
+// led reports whether it led.
+func (e *Elector) campaign(ctx context.Context) (led bool, err error) {
 	conn, err := e.connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect lock session: %w", err)
+		return false, fmt.Errorf("connect lock session: %w", err)
 	}
 	defer conn.Close(context.Background())
 	var pid int32
@@ -175,14 +184,14 @@ func (e *Elector) campaign(ctx context.Context) error {
 		err := conn.QueryRow(qctx, "SELECT pg_try_advisory_lock($1, $2), pg_backend_pid()", lockClass, e.key).Scan(&got, &pid)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("try lock: %w", err)
+			return false, fmt.Errorf("try lock: %w", err)
 		}
 		if got {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return false, nil
 		case <-time.After(e.cfg.RetryPeriod):
 		}
 	}
@@ -194,7 +203,7 @@ func (e *Elector) campaign(ctx context.Context) error {
 	if _, uerr := conn.Exec(uctx, "SELECT pg_advisory_unlock($1, $2)", lockClass, e.key); uerr != nil {
 		e.cfg.Logger.Debug("unlock", "err", uerr)
 	}
-	return err
+	return true, err
 }
 
 // connect opens the dedicated lock session. idle_session_timeout is the

@@ -120,7 +120,7 @@ func eligible(l *api.LabInstanceRequest, now time.Time) bool {
 	if l.Status.Phase != api.PhasePending || l.Metadata.DeletionTimestamp != nil {
 		return false
 	}
-	if _, ok := l.Metadata.Annotations[AnnotationStartNow]; ok {
+	if _, ok := l.Metadata.Annotations[api.AnnotationStartRequested]; ok {
 		return true
 	}
 	t, err := api.ParseStartTime(l.Spec.ScheduledStartTime)

@@ -93,6 +93,14 @@ func New(cfg Config) *Controller {
 	return &Controller{cfg: cfg}
 }
 
+// SetCapacity sets the host capacity labs are admitted against; call it
+// before Run (labd learns it from the Docker engine when leadership starts).
+func (c *Controller) SetCapacity(r Resources) {
+	c.admitMu.Lock()
+	defer c.admitMu.Unlock()
+	c.cfg.Capacity = r
+}
+
 // QueueDepth is the number of keys ready to be reconciled.
 func (c *Controller) QueueDepth() int {
 	c.mu.Lock()

@@ -299,14 +299,14 @@ func TestScheduledStart(t *testing.T) {
 	})
 	h.waitFor("now", "waiting", func(l *api.LabInstanceRequest) bool { return l.Condition(api.ConditionScheduled) != nil })
 	_, err := h.db.UpdateLab(context.Background(), api.Key{Namespace: "default", Name: "now"}, store.WriteOptions{}, func(x *api.LabInstanceRequest) error {
-		x.Metadata.Annotations = api.StringMap{reconcile.AnnotationStartNow: "now"}
+		x.Metadata.Annotations = api.StringMap{api.AnnotationStartRequested: "now"}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	started := h.waitPhase("now", api.PhaseRunning)
-	if _, still := started.Metadata.Annotations[reconcile.AnnotationStartNow]; still {
+	if _, still := started.Metadata.Annotations[api.AnnotationStartRequested]; still {
 		t.Fatal("start annotation kept after starting")
 	}
 }
@@ -333,7 +333,7 @@ func TestCapacityQueueing(t *testing.T) {
 	}
 	// Ending a lab frees its allocation: c starts.
 	_, err := h.db.UpdateLab(context.Background(), api.Key{Namespace: "default", Name: "a"}, store.WriteOptions{}, func(x *api.LabInstanceRequest) error {
-		x.Metadata.Annotations = api.StringMap{reconcile.AnnotationStop: "now"}
+		x.Metadata.Annotations = api.StringMap{api.AnnotationStopRequested: "now"}
 		return nil
 	})
 	if err != nil {

@@ -8,13 +8,6 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/runtime"
 )
 
-// Annotations through which the start and stop routes ask the controller
-// to act; they are not part of spec, so Terraform sees no drift.
-const (
-	AnnotationStartNow = "lab.labrm.io/start-requested-at"
-	AnnotationStop     = "lab.labrm.io/stop-requested-at"
-)
-
 // step is what the controller should do next for one lab.
 type step int
 
@@ -70,7 +63,7 @@ func plan(lab *api.LabInstanceRequest, ctr *runtime.State, now time.Time, cfg pl
 	switch st.Phase {
 	case api.PhasePending:
 		start, _ := api.ParseStartTime(lab.Spec.ScheduledStartTime)
-		if _, ok := lab.Metadata.Annotations[AnnotationStartNow]; ok {
+		if _, ok := lab.Metadata.Annotations[api.AnnotationStartRequested]; ok {
 			return action{step: stepAdmit, reason: "StartRequested"}
 		}
 		if !start.IsZero() && start.After(now) {
@@ -90,7 +83,7 @@ func plan(lab *api.LabInstanceRequest, ctr *runtime.State, now time.Time, cfg pl
 		return action{step: stepProvision, reason: "ContainerStarted"}
 
 	case api.PhaseRunning:
-		if _, stop := lab.Metadata.Annotations[AnnotationStop]; stop {
+		if _, stop := lab.Metadata.Annotations[api.AnnotationStopRequested]; stop {
 			return action{step: stepStop, reason: "StoppedByUser", message: "stopped on request"}
 		}
 		if ctr == nil {

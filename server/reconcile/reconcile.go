@@ -164,7 +164,7 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 			"memory": api.FormatMemory(need.MemoryBytes),
 			"host":   c.cfg.AccessHost,
 		}
-		delete(x.Metadata.Annotations, AnnotationStartNow)
+		delete(x.Metadata.Annotations, api.AnnotationStartRequested)
 		return nil
 	})
 	return Result{Requeue: true}, err
@@ -172,7 +172,7 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 
 // capacityView reads the labs that hold or wait for an allocation.
 func (c *Controller) capacityView(ctx context.Context, now time.Time) (capacityView, error) {
-	v := capacityView{Capacity: c.cfg.Capacity}
+	v := capacityView{Capacity: c.cfg.Capacity} // admitMu is held
 	for _, p := range []api.Phase{api.PhaseProvisioning, api.PhaseRunning, api.PhaseTimeout} {
 		labs, err := c.listPhase(ctx, p)
 		if err != nil {
@@ -310,7 +310,7 @@ func (c *Controller) finish(ctx context.Context, lab *api.LabInstanceRequest, to
 			x.Status.ErrorMessage = act.message
 		}
 		x.Status.ResourceAllocation = nil
-		delete(x.Metadata.Annotations, AnnotationStop)
+		delete(x.Metadata.Annotations, api.AnnotationStopRequested)
 		return nil
 	})
 	if err == nil {

@@ -21,6 +21,7 @@ type app struct {
 	log  *slog.Logger
 	db   *store.DB
 	api  *httpapi.Server
+	cp   *controlPlane // nil with --controller=false
 	srv  *http.Server
 	ln   net.Listener
 	done chan struct{} // closed when run returns
@@ -33,14 +34,28 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	api := httpapi.New(httpapi.Config{
+	apiCfg := httpapi.Config{
 		Store:   db,
 		Notify:  db,
 		Logger:  log.With("component", "http"),
 		Version: version,
-	})
+	}
+	var cp *controlPlane
+	if cfg.Controller {
+		cp, err = newControlPlane(cfg, db, log)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		apiCfg.Controller = cp
+		apiCfg.Ready = map[string]func(context.Context) error{"docker": cp.rt.Ping}
+	}
+	api := httpapi.New(apiCfg)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		if cp != nil {
+			cp.close()
+		}
 		db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -55,21 +70,32 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	// Shutdown waits for handlers; watch streams end only when told.
 	srv.RegisterOnShutdown(api.Close)
-	return &app{cfg: cfg, log: log, db: db, api: api, srv: srv, ln: ln, done: make(chan struct{})}, nil
+	return &app{cfg: cfg, log: log, db: db, api: api, cp: cp, srv: srv, ln: ln, done: make(chan struct{})}, nil
 }
 
 // addr is where the API listens (useful with port 0).
 func (a *app) addr() net.Addr { return a.ln.Addr() }
 
-// run serves until ctx ends, then shuts down: stop accepting, end watch
-// streams, let requests in flight finish within ShutdownTimeout (then cut
-// them), close the store.
+// run serves and campaigns for leadership until ctx ends, then shuts
+// down: stop accepting, end watch streams, let requests in flight finish
+// within ShutdownTimeout (then cut them), stop the leader's work and
+// release leadership, close the store.
 func (a *app) run(ctx context.Context) error {
 	defer close(a.done)
 	a.log.Info("labd started", "version", version, "listen", a.ln.Addr().String(),
 		"store", a.db.Kind(), "docker_host", a.cfg.DockerHost)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.srv.Serve(a.ln) }()
+	// The control plane stops on its own context, after the HTTP server
+	// has drained, so that requests in flight still see a leader.
+	cpCtx, stopCP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCP()
+	cpDone := make(chan error, 1)
+	if a.cp != nil {
+		go func() { cpDone <- a.cp.run(cpCtx) }()
+	} else {
+		close(cpDone)
+	}
 
 	var err error
 	select {
@@ -92,6 +118,15 @@ func (a *app) run(ctx context.Context) error {
 		}
 	}
 	a.api.Close()
+	// Stop leader work (reconciles in flight finish) and release the lock,
+	// so that a standby takes over within one retry period.
+	stopCP()
+	if cerr := <-cpDone; cerr != nil {
+		err = errors.Join(err, fmt.Errorf("leader election: %w", cerr))
+	}
+	if a.cp != nil {
+		a.cp.close()
+	}
 	if cerr := a.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 	}

@@ -23,6 +23,23 @@ type Config struct {
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
 	ShowVersion     bool
+
+	// Controller and leader election (settings_controller.go).
+	Controller       bool
+	AccessHost       string
+	PublishIP        string
+	CapacityCPU      int64 // millicores; 0 = ask the Docker engine
+	CapacityMemory   int64 // bytes; 0 = ask the Docker engine
+	Workers          int
+	ProvisionTimeout time.Duration
+	StopTimeout      time.Duration
+	ProbeInterval    time.Duration
+	ResyncPeriod     time.Duration
+	OutboxRetention  time.Duration
+	LockName         string
+	LeaseDuration    time.Duration
+	RenewDeadline    time.Duration
+	RetryPeriod      time.Duration
 }
 
 // setting is one configuration value: its flag, its environment variable,
@@ -38,7 +55,9 @@ type setting struct {
 	dynamicDefault func() (string, error)
 }
 
-var settings = []setting{
+var settings = append(coreSettings, controllerSettings...)
+
+var coreSettings = []setting{
 	{
 		Flag: "database-url", Env: "LAB_DATABASE_URL", Default: "",
 		Usage: `store: "" = embedded SQLite file labd.db, sqlite:PATH = that SQLite file, postgres://... = PostgreSQL (required for several replicas)`,

@@ -22,7 +22,10 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
-	want := Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", LogFormat: "text", LogLevel: slog.LevelInfo, ShutdownTimeout: 30 * time.Second}
+	want := Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", LogFormat: "text", LogLevel: slog.LevelInfo, ShutdownTimeout: 30 * time.Second,
+		Controller: true, AccessHost: "localhost", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
+		ProbeInterval: 10 * time.Second, ResyncPeriod: 5 * time.Minute, OutboxRetention: 24 * time.Hour,
+		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
 	if cfg != want {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
 	}
@@ -33,13 +36,28 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigPrecedence(t *testing.T) {
 	t.Parallel()
 	values := map[string][2]string{ // flag value, env value
-		"database-url":     {"postgres://u@db-flag:5432/labs", "sqlite:/var/lib/labd/env.db"},
-		"instance-id":      {"flag-1", "env-1"},
-		"listen":           {":9000", "0.0.0.0:7000"},
-		"docker-host":      {"tcp://flag:2375", "unix:///env.sock"},
-		"log-format":       {"json", "text"},
-		"log-level":        {"debug", "warn"},
-		"shutdown-timeout": {"5s", "7s"},
+		"database-url":      {"postgres://u@db-flag:5432/labs", "sqlite:/var/lib/labd/env.db"},
+		"instance-id":       {"flag-1", "env-1"},
+		"listen":            {":9000", "0.0.0.0:7000"},
+		"docker-host":       {"tcp://flag:2375", "unix:///env.sock"},
+		"log-format":        {"json", "text"},
+		"log-level":         {"debug", "warn"},
+		"shutdown-timeout":  {"5s", "7s"},
+		"controller":        {"false", "true"},
+		"access-host":       {"labs.flag.edu", "labs.env.edu"},
+		"publish-ip":        {"127.0.0.1", "10.0.0.1"},
+		"capacity-cpu":      {"8", "1500m"},
+		"capacity-memory":   {"32Gi", "512Mi"},
+		"workers":           {"9", "3"},
+		"provision-timeout": {"1m", "2m"},
+		"stop-timeout":      {"3s", "4s"},
+		"probe-interval":    {"1s", "2s"},
+		"resync-period":     {"1m", "2m"},
+		"outbox-retention":  {"1h", "2h"},
+		"lock-name":         {"flag-lock", "env-lock"},
+		"lease-duration":    {"30s", "20s"},
+		"renew-deadline":    {"20s", "12s"},
+		"retry-period":      {"4s", "3s"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -59,7 +77,10 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{DatabaseURL: "sqlite:/var/lib/labd/env.db", InstanceID: "env-1", Listen: "0.0.0.0:7000", DockerHost: "unix:///env.sock",
-		LogFormat: "text", LogLevel: slog.LevelWarn, ShutdownTimeout: 7 * time.Second}
+		LogFormat: "text", LogLevel: slog.LevelWarn, ShutdownTimeout: 7 * time.Second,
+		Controller: true, AccessHost: "labs.env.edu", PublishIP: "10.0.0.1", CapacityCPU: 1500, CapacityMemory: 512 << 20, Workers: 3,
+		ProvisionTimeout: 2 * time.Minute, StopTimeout: 4 * time.Second, ProbeInterval: 2 * time.Second, ResyncPeriod: 2 * time.Minute,
+		OutboxRetention: 2 * time.Hour, LockName: "env-lock", LeaseDuration: 20 * time.Second, RenewDeadline: 12 * time.Second, RetryPeriod: 3 * time.Second}
 	if fromEnv != want {
 		t.Fatalf("from env %+v, want %+v", fromEnv, want)
 	}
@@ -68,7 +89,10 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = Config{DatabaseURL: "postgres://u@db-flag:5432/labs", InstanceID: "flag-1", Listen: ":9000", DockerHost: "tcp://flag:2375",
-		LogFormat: "json", LogLevel: slog.LevelDebug, ShutdownTimeout: 5 * time.Second}
+		LogFormat: "json", LogLevel: slog.LevelDebug, ShutdownTimeout: 5 * time.Second,
+		Controller: false, AccessHost: "labs.flag.edu", PublishIP: "127.0.0.1", CapacityCPU: 8000, CapacityMemory: 32 << 30, Workers: 9,
+		ProvisionTimeout: time.Minute, StopTimeout: 3 * time.Second, ProbeInterval: time.Second, ResyncPeriod: time.Minute,
+		OutboxRetention: time.Hour, LockName: "flag-lock", LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second}
 	if fromFlags != want {
 		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
 	}
@@ -95,6 +119,12 @@ func TestConfigRejects(t *testing.T) {
 		{[]string{"--shutdown-timeout=-1s"}, nil, []string{"--shutdown-timeout"}},
 		{[]string{"--instance-id=a b"}, nil, []string{"--instance-id"}},
 		{[]string{"--docker-host=not a url"}, nil, []string{"--docker-host"}},
+		{[]string{"--capacity-cpu=lots"}, nil, []string{"--capacity-cpu"}},
+		{[]string{"--capacity-memory=2GB"}, nil, []string{"--capacity-memory"}},
+		{nil, map[string]string{"LAB_WORKERS": "0"}, []string{"$LAB_WORKERS"}},
+		{[]string{"--controller=maybe"}, nil, []string{"--controller", "true or false"}},
+		{[]string{"--publish-ip=localhost"}, nil, []string{"--publish-ip"}},
+		{[]string{"--retry-period=0s"}, nil, []string{"--retry-period"}},
 		{[]string{"--no-such-flag"}, nil, []string{"no-such-flag"}},
 		{[]string{"serve"}, nil, []string{"unexpected arguments"}},
 		// Several errors are reported together.

@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/store"
+)
+
+// Controller is what the start, stop, logs, leader and bookmark routes
+// need beyond the store. It is optional: without it those routes answer
+// 503.
+type Controller interface {
+	// Logs returns the last lines of the lab's container output, or an
+	// error wrapping ErrNoContainer.
+	Logs(ctx context.Context, lab *api.LabInstanceRequest, lines int) (string, error)
+	// Leader reports leader election as this replica sees it.
+	Leader(ctx context.Context) (api.LeaderStatus, error)
+}
+
+// ErrNoContainer: the lab has no container to read logs from.
+var ErrNoContainer = errors.New("no container")
+
+// Log line bounds for GET .../logs.
+const (
+	defaultLogLines = 100
+	maxLogLines     = 10000
+)
+
+func (s *Server) needController(c *gin.Context) bool {
+	if s.cfg.Controller == nil {
+		s.writeError(c, errorf(api.EUNAVAILABLE, "this labd runs without a controller"))
+		return false
+	}
+	return true
+}
+
+// startLab is POST .../{name}/start: a PENDING lab starts now, whatever its
+// scheduled_start_time (capacity permitting). The request is recorded as
+// an annotation that the controller acts on and removes, so it survives a
+// leader change; 202 with the lab.
+func (s *Server) startLab(c *gin.Context) {
+	s.request(c, func(x *api.LabInstanceRequest, now time.Time) error {
+		if x.Status.Phase != api.PhasePending {
+			return errorf(api.ECONFLICT, "lab %s is %s: only a PENDING lab can be started", x.Key(), x.Status.Phase)
+		}
+		setAnnotation(x, api.AnnotationStartRequested, now)
+		return nil
+	})
+}
+
+// stopLab is POST .../{name}/stop: a RUNNING lab is stopped and ends
+// COMPLETED once its container is down; 202 with the lab.
+func (s *Server) stopLab(c *gin.Context) {
+	s.request(c, func(x *api.LabInstanceRequest, now time.Time) error {
+		if x.Status.Phase != api.PhaseRunning {
+			return errorf(api.ECONFLICT, "lab %s is %s: only a RUNNING lab can be stopped", x.Key(), x.Status.Phase)
+		}
+		setAnnotation(x, api.AnnotationStopRequested, now)
+		return nil
+	})
+}
+
+func setAnnotation(x *api.LabInstanceRequest, key string, now time.Time) {
+	if _, ok := x.Metadata.Annotations[key]; ok {
+		return // asked already: keep the first time, write nothing
+	}
+	if x.Metadata.Annotations == nil {
+		x.Metadata.Annotations = api.StringMap{}
+	}
+	x.Metadata.Annotations[key] = now.UTC().Format(time.RFC3339)
+}
+
+// request records a start or stop request on the lab.
+func (s *Server) request(c *gin.Context, mutate func(x *api.LabInstanceRequest, now time.Time) error) {
+	if !s.negotiate(c, objectOffers) {
+		return
+	}
+	key, err := labKey(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	now := s.now()
+	l, err := s.store.UpdateLabWithRetry(c.Request.Context(), key, store.WriteOptions{}, func(x *api.LabInstanceRequest) error {
+		if x.Metadata.DeletionTimestamp != nil {
+			return errorf(api.ECONFLICT, "lab %s is being deleted", x.Key())
+		}
+		return mutate(x, now)
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.respondLab(c, http.StatusAccepted, l)
+}
+
+// labLogs is GET .../{name}/logs?lines=N: the container's output as
+// text/plain, 409 when the lab has no container.
+func (s *Server) labLogs(c *gin.Context) {
+	if !s.needController(c) {
+		return
+	}
+	key, err := labKey(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	lines, given, err := intParam(c, "lines")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if !given {
+		lines = defaultLogLines
+	}
+	if lines < 1 || lines > maxLogLines {
+		s.writeError(c, fieldError(api.EBADREQUEST, "lines", "must be between 1 and 10000"))
+		return
+	}
+	l, err := s.store.GetLab(c.Request.Context(), key)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if l.Status.ContainerID == "" {
+		s.writeError(c, errorf(api.ECONFLICT, "lab %s is %s and has no container yet", key, l.Status.Phase))
+		return
+	}
+	out, err := s.cfg.Controller.Logs(c.Request.Context(), l, int(lines))
+	if errors.Is(err, ErrNoContainer) {
+		s.writeError(c, errorf(api.ECONFLICT, "lab %s's container no longer exists", key))
+		return
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(out))
+}
+
+// leader is GET /api/status/leader, answered by every replica.
+func (s *Server) leader(c *gin.Context) {
+	if !s.negotiate(c, statusOffers) || !s.needController(c) {
+		return
+	}
+	st, err := s.cfg.Controller.Leader(c.Request.Context())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	s.respond(c, http.StatusOK, st)
+}
+
+// controllerWatcher is the bookmark reported at the top level of
+// /api/status/bookmarks, as the design document shows it.
+const controllerWatcher = "controller"
+
+// bookmarks is GET /api/status/bookmarks: every outbox watcher's progress.
+func (s *Server) bookmarks(c *gin.Context) {
+	if !s.negotiate(c, statusOffers) {
+		return
+	}
+	bms, err := s.store.Bookmarks(c.Request.Context())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := api.BookmarkStatus{Watchers: bms}
+	if out.Watchers == nil {
+		out.Watchers = []api.WatcherBookmark{}
+	}
+	for _, b := range bms {
+		if b.Name == controllerWatcher {
+			out.Bookmark, out.CurrentVersion, out.Lag = b.Bookmark, b.CurrentVersion, b.Lag
+		}
+	}
+	if out.CurrentVersion == 0 {
+		_, out.CurrentVersion, _ = s.store.EventBounds(c.Request.Context())
+	}
+	c.Header("Cache-Control", "no-store")
+	s.respond(c, http.StatusOK, out)
+}
