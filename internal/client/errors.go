@@ -13,7 +13,7 @@ import (
 // knownCodes are the codes a problem's "code" member may carry.
 var knownCodes = map[string]bool{
 	api.EINVALID: true, api.EBADREQUEST: true, api.ENOTFOUND: true, api.EALREADYEXISTS: true,
-	api.ECONFLICT: true, api.EGONE: true, api.ETOOLARGE: true, api.EUNSUPPORTED: true,
+	api.ECONFLICT: true, api.EPRECONDITION: true, api.EGONE: true, api.ETOOLARGE: true, api.EUNSUPPORTED: true,
 	api.ENOTACCEPTABLE: true, api.EUNAUTHORIZED: true, api.EFORBIDDEN: true,
 	api.EUNAVAILABLE: true, api.EFENCED: true, api.EINTERNAL: true,
 }
@@ -35,6 +35,8 @@ func CodeForStatus(status int, conflict string) string {
 		return api.ENOTACCEPTABLE
 	case http.StatusConflict, http.StatusPreconditionFailed:
 		return cmp.Or(conflict, api.ECONFLICT)
+	case http.StatusPreconditionRequired:
+		return api.EPRECONDITION
 	case http.StatusGone:
 		return api.EGONE
 	case http.StatusRequestEntityTooLarge:

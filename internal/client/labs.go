@@ -126,7 +126,8 @@ type ListOptions struct {
 	Continue      string            // token from the previous page's metadata.continue
 }
 
-func (o ListOptions) query() url.Values {
+// Query renders the options as the list route's query parameters.
+func (o ListOptions) Query() url.Values {
 	q := nsQuery(o.Namespace)
 	if o.Phase != "" {
 		q.Set("phase", string(o.Phase))
@@ -160,7 +161,7 @@ func FormatLabelSelector(sel map[string]string) string {
 // page; its metadata.resource_version is where a watch sees every later change.
 func (c *Client) List(ctx context.Context, opts ListOptions) (*api.LabInstanceRequestList, error) {
 	var out api.LabInstanceRequestList
-	_, err := c.doJSON(ctx, request{method: http.MethodGet, path: collection, query: opts.query(), idempotent: true}, &out)
+	_, err := c.doJSON(ctx, request{method: http.MethodGet, path: collection, query: opts.Query(), idempotent: true}, &out)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ type Watcher struct {
 // Events arrive through Next or Events until the server ends the stream
 // (io.EOF), ctx ends, or Close is called.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
-	q := ListOptions{Namespace: opts.Namespace, Phase: opts.Phase, StudentEmail: opts.StudentEmail, LabelSelector: opts.LabelSelector}.query()
+	q := ListOptions{Namespace: opts.Namespace, Phase: opts.Phase, StudentEmail: opts.StudentEmail, LabelSelector: opts.LabelSelector}.Query()
 	q.Set("watch", "true")
 	if opts.Name != "" {
 		q.Set("name", opts.Name)
