@@ -1,0 +1,280 @@
+// Package docker implements runtime.Runtime on a Docker engine through the
+// official client, with API version negotiation: the engine on Debian 12
+// speaks API 1.41, and every call made here exists in that version.
+//
+// The container name is the idempotency key: Ensure adopts a container of
+// that name when its labels say it is the same lab with the same spec, so a
+// controller that crashed between "create container" and "record its id"
+// finds its container instead of creating a second one.
+package docker
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/labrm/terraform-provider-lab/server/runtime"
+)
+
+// Defaults for Config.
+const (
+	DefaultAccessHost  = "localhost"
+	DefaultPullTimeout = 5 * time.Minute
+	DefaultPidsLimit   = 1024
+)
+
+// maxLogBytes bounds what Logs returns (its end is kept): tail counts
+// lines, and one line can be arbitrarily long.
+const maxLogBytes = 4 << 20
+
+// Config configures the Docker runtime.
+type Config struct {
+	// Host is the engine address (unix:///var/run/docker.sock,
+	// tcp://host:2376). Empty means DOCKER_HOST or the platform default.
+	Host string
+	// AccessHost is the host name put in access URLs: published ports are
+	// reachable at http://<AccessHost>:<host port>. Default "localhost".
+	AccessHost string
+	// PublishIP binds published ports to this host address only (e.g.
+	// "127.0.0.1"). Empty publishes on every interface.
+	PublishIP string
+	// PullTimeout bounds an image pull. Default 5 minutes.
+	PullTimeout time.Duration
+	// DefaultPidsLimit applies when a spec sets no PidsLimit, so that no
+	// lab can fork-bomb the host. Default 1024.
+	DefaultPidsLimit int64
+	Logger           *slog.Logger
+}
+
+// Runtime is a runtime.Runtime on a Docker engine. It is safe for
+// concurrent use.
+type Runtime struct {
+	cli         *client.Client
+	accessHost  string
+	publishIP   string
+	pullTimeout time.Duration
+	pidsLimit   int64
+	log         *slog.Logger
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New returns a runtime for the engine at cfg.Host. It does not contact the
+// engine; call Ping to check it answers.
+func New(cfg Config) (*Runtime, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if cfg.Host != "" {
+		opts = append(opts, client.WithHost(cfg.Host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Runtime{
+		cli:         cli,
+		accessHost:  cmp.Or(cfg.AccessHost, DefaultAccessHost),
+		publishIP:   cfg.PublishIP,
+		pullTimeout: cmp.Or(cfg.PullTimeout, DefaultPullTimeout),
+		pidsLimit:   cmp.Or(cfg.DefaultPidsLimit, DefaultPidsLimit),
+		log:         cmp.Or(cfg.Logger, slog.Default()),
+	}, nil
+}
+
+// Close releases the client's connections.
+func (r *Runtime) Close() error { return r.cli.Close() }
+
+// AccessHost is the host name at which published ports are reachable.
+func (r *Runtime) AccessHost() string { return r.accessHost }
+
+// Client exposes the underlying engine client, for tests and diagnostics.
+func (r *Runtime) Client() *client.Client { return r.cli }
+
+// Ping checks that the engine answers (and negotiates the API version).
+func (r *Runtime) Ping(ctx context.Context) error {
+	if _, err := r.cli.Ping(ctx); err != nil {
+		return fmt.Errorf("docker ping %s: %w", r.cli.DaemonHost(), err)
+	}
+	return nil
+}
+
+// Inspect reports the container called name, or runtime.ErrNotFound.
+func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.State, error) {
+	resp, err := r.cli.ContainerInspect(ctx, name)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return runtime.State{}, fmt.Errorf("inspect container %s: %w", name, runtime.ErrNotFound)
+		}
+		return runtime.State{}, fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	return r.state(resp), nil
+}
+
+// Stop sends SIGTERM and, after timeout, SIGKILL. A container that is
+// already stopped or gone counts as stopped.
+func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
+	secs := seconds(timeout)
+	err := r.cli.ContainerStop(ctx, name, container.StopOptions{Timeout: &secs})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("stop container %s: %w", name, err)
+	}
+	return nil
+}
+
+// Remove force-removes a container and its anonymous volumes. Gone, or a
+// removal already in progress (a concurrent call), counts as removed.
+func (r *Runtime) Remove(ctx context.Context, name string) error {
+	err := r.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+		return nil
+	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress"):
+		return nil
+	}
+	return fmt.Errorf("remove container %s: %w", name, err)
+}
+
+// Logs returns the last lines of the container's stdout and stderr,
+// interleaved as they were written. lines <= 0 means all of them.
+func (r *Runtime) Logs(ctx context.Context, name string, lines int) (string, error) {
+	tail := "all"
+	if lines > 0 {
+		tail = strconv.Itoa(lines)
+	}
+	rc, err := r.cli.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return "", fmt.Errorf("container logs %s: %w", name, runtime.ErrNotFound)
+		}
+		return "", fmt.Errorf("container logs %s: %w", name, err)
+	}
+	defer rc.Close()
+	// Our containers have no TTY, so the stream is multiplexed; one buffer
+	// for both keeps the order in which lines were written.
+	buf := &tailBuffer{max: maxLogBytes}
+	if _, err := stdcopy.StdCopy(buf, buf, rc); err != nil {
+		return "", fmt.Errorf("container logs %s: %w", name, err)
+	}
+	return buf.String(), nil
+}
+
+// List returns every container labelled managed-by=labd, in any state,
+// from the engine's summary: ExitCode, StartedAt and FinishedAt are not
+// filled in (Inspect one container for those).
+func (r *Runtime) List(ctx context.Context) ([]runtime.State, error) {
+	cs, err := r.cli.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", runtime.LabelManagedBy+"="+runtime.ManagedBy)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]runtime.State, 0, len(cs))
+	for _, c := range cs {
+		st := runtime.State{
+			ID:         c.ID,
+			Image:      c.Image,
+			Status:     c.State,
+			Running:    c.State == container.StateRunning,
+			Created:    time.Unix(c.Created, 0).UTC(),
+			Labels:     c.Labels,
+			Ports:      map[string]string{},
+			AccessHost: r.accessHost,
+		}
+		if len(c.Names) > 0 {
+			st.Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		for _, p := range c.Ports {
+			if p.PublicPort != 0 {
+				st.Ports[fmt.Sprintf("%d/%s", p.PrivatePort, p.Type)] = strconv.Itoa(int(p.PublicPort))
+			}
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// state converts the engine's inspect answer.
+func (r *Runtime) state(c container.InspectResponse) runtime.State {
+	st := runtime.State{Ports: map[string]string{}, AccessHost: r.accessHost}
+	if c.ContainerJSONBase != nil {
+		st.ID = c.ID
+		st.Name = strings.TrimPrefix(c.Name, "/")
+		st.Created = parseTime(c.Created)
+		if s := c.State; s != nil {
+			st.Status = s.Status
+			st.Running = s.Running
+			st.ExitCode = s.ExitCode
+			st.OOMKilled = s.OOMKilled
+			st.Error = s.Error
+			st.StartedAt = parseTime(s.StartedAt)
+			st.FinishedAt = parseTime(s.FinishedAt)
+		}
+	}
+	if c.Config != nil {
+		st.Image = c.Config.Image
+		st.Labels = c.Config.Labels
+	}
+	if c.NetworkSettings != nil {
+		for port, bindings := range c.NetworkSettings.Ports {
+			for _, b := range bindings {
+				if b.HostPort != "" {
+					st.Ports[string(port)] = b.HostPort
+					break
+				}
+			}
+		}
+	}
+	return st
+}
+
+// parseTime reads the engine's RFC 3339 times; its zero value
+// ("0001-01-01T00:00:00Z") and garbage both give the zero time.
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// seconds rounds a duration up to whole seconds, as the engine wants them.
+func seconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// tailBuffer keeps the last max bytes written to it, in at most 2*max of
+// memory: a tail is about the end of the output.
+type tailBuffer struct {
+	b   []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 2*t.max {
+		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	if len(t.b) > t.max {
+		return string(t.b[len(t.b)-t.max:])
+	}
+	return string(t.b)
+}

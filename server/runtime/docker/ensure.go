@@ -1,0 +1,329 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/labrm/terraform-provider-lab/server/runtime"
+)
+
+// ensureAttempts bounds the rounds of Ensure that create or remove a
+// container, when other callers keep doing the same under us.
+const ensureAttempts = 5
+
+// nameWait is how long, after a 409 on create, Ensure waits for the
+// container holding the name to become visible before it tries to create
+// again: the engine reserves a name before the container can be inspected
+// (while a concurrent create is still making its filesystem).
+const nameWait = 5 * time.Second
+
+// goneTimeout bounds the wait for a container whose removal is in progress.
+const goneTimeout = 30 * time.Second
+
+// capDrop removes, from Docker's default set, capabilities a lab has no
+// business with (raw sockets for spoofing, device nodes, audit writes),
+// while keeping what ordinary images rely on (chown, setuid, bind < 1024).
+var capDrop = []string{"NET_RAW", "MKNOD", "AUDIT_WRITE"}
+
+// errNameTaken: create answered 409, a container of that name exists.
+var errNameTaken = errors.New("container name taken")
+
+// Ensure makes the container spec.Name exist and run, idempotently:
+//
+//   - none of that name: create it (pulling the image if absent) and start it;
+//   - ours, same resource uid and spec hash: adopt it; start it only if it
+//     never started (status created). One that has exited is returned as it
+//     is, never restarted: the controller decides what an exit means;
+//   - ours with another uid or spec hash: force-remove it and recreate;
+//   - not labelled managed-by=labd: an error, it is not ours to remove.
+//
+// The leader-epoch label is not compared: a new leader adopts what the old
+// one started. A 409 on create (a concurrent or earlier attempt won the
+// name) goes round the loop again, which adopts or replaces that container.
+func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State, error) {
+	if spec.Name == "" || spec.Image == "" {
+		return runtime.State{}, fmt.Errorf("ensure container: name and image are required")
+	}
+	labels := ourLabels(spec)
+	var taken time.Time // when create last answered 409 for the name
+	backoff := 10 * time.Millisecond
+	for rounds := 0; ; {
+		st, err := r.Inspect(ctx, spec.Name)
+		switch {
+		case errors.Is(err, runtime.ErrNotFound) && !taken.IsZero() && time.Since(taken) < nameWait:
+			// A create in flight holds the name; it becomes visible soon
+			// (or fails and frees the name, and the next create wins).
+			if err := sleep(ctx, backoff); err != nil {
+				return runtime.State{}, fmt.Errorf("ensure container %s: %w", spec.Name, err)
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		case errors.Is(err, runtime.ErrNotFound):
+			if rounds++; rounds > ensureAttempts {
+				return runtime.State{}, fmt.Errorf("ensure container %s: name still contested after %d attempts", spec.Name, ensureAttempts)
+			}
+			id, err := r.create(ctx, spec, labels)
+			if errors.Is(err, errNameTaken) {
+				r.log.Info("container name taken on create; adopting or replacing it", "container", spec.Name)
+				taken = time.Now()
+				continue
+			}
+			if err != nil {
+				return runtime.State{}, err
+			}
+			r.log.Info("created container", "container", spec.Name, "id", short(id), "image", spec.Image)
+			if st, err = r.Inspect(ctx, id); err != nil {
+				return runtime.State{}, err
+			}
+		case err != nil:
+			return runtime.State{}, err
+		case st.Status == container.StateRemoving:
+			if err := r.waitGone(ctx, spec.Name); err != nil {
+				return runtime.State{}, err
+			}
+			continue
+		case st.Labels[runtime.LabelManagedBy] != runtime.ManagedBy:
+			return runtime.State{}, fmt.Errorf("ensure container %s: the name is taken by a container not managed by %s (id %s)",
+				spec.Name, runtime.ManagedBy, short(st.ID))
+		case !sameLab(st.Labels, labels):
+			if rounds++; rounds > ensureAttempts {
+				return runtime.State{}, fmt.Errorf("ensure container %s: name still contested after %d attempts", spec.Name, ensureAttempts)
+			}
+			r.log.Info("replacing container: resource uid or spec hash differs", "container", spec.Name, "id", short(st.ID),
+				"have_uid", st.Labels[runtime.LabelResourceUID], "want_uid", labels[runtime.LabelResourceUID],
+				"have_spec_hash", st.Labels[runtime.LabelSpecHash], "want_spec_hash", labels[runtime.LabelSpecHash])
+			if err := r.Remove(ctx, st.ID); err != nil {
+				return runtime.State{}, err
+			}
+			continue
+		default:
+			r.log.Debug("adopting container", "container", spec.Name, "id", short(st.ID), "status", st.Status)
+		}
+		if st.Status != container.StateCreated {
+			return st, nil
+		}
+		if err := r.cli.ContainerStart(ctx, st.ID, container.StartOptions{}); err != nil {
+			if cerrdefs.IsNotFound(err) {
+				continue // removed under us
+			}
+			return st, fmt.Errorf("start container %s: %w", spec.Name, err)
+		}
+		return r.Inspect(ctx, st.ID)
+	}
+}
+
+// create creates (not starts) the container; errNameTaken on a 409.
+func (r *Runtime) create(ctx context.Context, spec runtime.Spec, labels map[string]string) (string, error) {
+	img, err := r.image(ctx, spec.Image)
+	if err != nil {
+		return "", err
+	}
+	cfg := &container.Config{
+		Image:  spec.Image,
+		Env:    env(spec.Env),
+		Labels: labels,
+	}
+	if spec.StopTimeout > 0 {
+		secs := seconds(spec.StopTimeout)
+		cfg.StopTimeout = &secs
+	}
+	hc := r.hostConfig(spec, img)
+	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
+	if err != nil {
+		if cerrdefs.IsConflict(err) {
+			return "", fmt.Errorf("create container %s: %w: %v", spec.Name, errNameTaken, err)
+		}
+		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
+	for _, w := range resp.Warnings {
+		r.log.Warn("docker create warning", "container", spec.Name, "warning", w)
+	}
+	return resp.ID, nil
+}
+
+// hostConfig is where the lab's limits and isolation are set: CPU, memory
+// (no swap beyond it), process count, no privileges, no host mounts, no
+// restart (an exit is for the controller to judge), ports published on
+// ephemeral host ports, and bounded log files.
+func (r *Runtime) hostConfig(spec runtime.Spec, img image.InspectResponse) *container.HostConfig {
+	pids := spec.PidsLimit
+	if pids <= 0 {
+		pids = r.pidsLimit
+	}
+	hc := &container.HostConfig{
+		Resources: container.Resources{
+			NanoCPUs:  spec.NanoCPUs,
+			Memory:    spec.MemoryBytes,
+			PidsLimit: &pids,
+		},
+		Privileged:      false,
+		ReadonlyRootfs:  false,
+		PublishAllPorts: r.publishIP == "",
+		CapDrop:         capDrop,
+		SecurityOpt:     []string{"no-new-privileges:true"},
+		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		LogConfig: container.LogConfig{
+			Type:   "json-file",
+			Config: map[string]string{"max-size": "10m", "max-file": "2"},
+		},
+	}
+	if spec.MemoryBytes > 0 {
+		hc.MemorySwap = spec.MemoryBytes
+	}
+	if r.publishIP != "" && img.Config != nil {
+		hc.PortBindings = nat.PortMap{}
+		for p := range img.Config.ExposedPorts {
+			hc.PortBindings[nat.Port(p)] = []nat.PortBinding{{HostIP: r.publishIP}}
+		}
+	}
+	return hc
+}
+
+// image makes sure ref is present: the local image if there is one, else a
+// pull. A pull that fails gives an error wrapping runtime.ErrImage with the
+// engine's reason, unless the caller gave up or the engine is unreachable
+// (those are not the image's fault, and are worth a retry).
+func (r *Runtime) image(ctx context.Context, ref string) (image.InspectResponse, error) {
+	img, err := r.cli.ImageInspect(ctx, ref)
+	if err == nil {
+		return img, nil
+	}
+	if !cerrdefs.IsNotFound(err) {
+		return img, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	r.log.Info("image not present; pulling", "image", ref)
+	start := time.Now()
+	if err := r.pull(ctx, ref); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return img, fmt.Errorf("pull image %s: %w", ref, ctx.Err())
+		case client.IsErrConnectionFailed(err):
+			return img, fmt.Errorf("pull image %s: %w", ref, err)
+		}
+		r.log.Warn("image pull failed", "image", ref, "error", err, "took", time.Since(start))
+		return img, fmt.Errorf("%w: %s is not present on the engine and pulling it failed: %v", runtime.ErrImage, ref, err)
+	}
+	r.log.Info("pulled image", "image", ref, "took", time.Since(start))
+	img, err = r.cli.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return img, fmt.Errorf("%w: %s still not present after a successful pull", runtime.ErrImage, ref)
+	}
+	if err != nil {
+		return img, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+// pull pulls ref within the pull timeout. The engine reports most failures
+// inside the progress stream, with HTTP 200, so the stream is read to the
+// end for them.
+func (r *Runtime) pull(ctx context.Context, ref string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.pullTimeout)
+	defer cancel()
+	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	for {
+		var m struct {
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&m); err == io.EOF {
+			return nil
+		} else if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("timed out after %s: %w", r.pullTimeout, err)
+			}
+			return err
+		}
+		if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
+			return errors.New(m.ErrorDetail.Message)
+		}
+		if m.Error != "" {
+			return errors.New(m.Error)
+		}
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// waitGone waits (bounded) for a container being removed to disappear.
+func (r *Runtime) waitGone(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, goneTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := r.Inspect(ctx, name)
+		if errors.Is(err, runtime.ErrNotFound) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for removal of container %s: %w", name, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// ourLabels are spec.Labels with managed-by=labd always set, so that List
+// and the garbage collector find every container Ensure made.
+func ourLabels(spec runtime.Spec) map[string]string {
+	l := maps.Clone(spec.Labels)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[runtime.LabelManagedBy] = runtime.ManagedBy
+	return l
+}
+
+// sameLab: same resource and same spec. Only these keys are compared:
+// a container's labels also carry its image's labels, and the leader
+// epoch changes with leadership, not with the lab.
+func sameLab(have, want map[string]string) bool {
+	return have[runtime.LabelResourceUID] == want[runtime.LabelResourceUID] &&
+		have[runtime.LabelSpecHash] == want[runtime.LabelSpecHash]
+}
+
+// env renders the environment in a stable order.
+func env(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
