@@ -155,17 +155,34 @@ func (e *Elector) Run(ctx context.Context) error {
 }
 
 func (e *Elector) runAlone(ctx context.Context) error {
+	backoff := e.cfg.RetryPeriod
+	for {
+		err := e.leadAlone(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.cfg.Logger.Warn("leader work stopped; starting again", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// leadAlone starts a term and runs the work until it ends.
+func (e *Elector) leadAlone(ctx context.Context) error {
 	term, err := e.db.StartTerm(ctx, e.cfg.Identity)
 	if err != nil {
 		return err
 	}
 	e.setLeading(true, term)
 	defer e.setLeading(false, term)
-	err = e.cfg.Lead(ctx, term)
-	if ctx.Err() != nil {
-		return nil
+	if err := e.cfg.Lead(ctx, term); err != nil {
+		return err
 	}
-	return err
+	return errors.New("leader work ended")
 }
 
 // campaign holds one lock session: it tries for the lock every retry

@@ -39,9 +39,25 @@ type Config struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Observe, if set, is told the outcome and duration of every reconcile.
-	Observe func(result string, d time.Duration)
+	// Observer, if set, is told what the controller does (metrics).
+	Observer Observer
 }
+
+// Observer is told what the controller does, for metrics.
+type Observer interface {
+	// Reconciled reports one reconcile: success, requeue, conflict or error.
+	Reconciled(result string, d time.Duration)
+	// QueueWait reports how long a key waited in the queue before a worker took it.
+	QueueWait(d time.Duration)
+	// FinalizerRun reports one run of the finalizer.
+	FinalizerRun(ok bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) Reconciled(string, time.Duration) {}
+func (noObserver) QueueWait(time.Duration)          {}
+func (noObserver) FinalizerRun(bool)                {}
 
 func (c *Config) setDefaults() {
 	c.Workers = cmp.Or(c.Workers, 4)
@@ -58,8 +74,8 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Observe == nil {
-		c.Observe = func(string, time.Duration) {}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 }
 
@@ -127,6 +143,7 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	c.installation = id
 	c.epoch.Store(term.Epoch)
 	q := NewQueue()
+	q.OnGet = c.cfg.Observer.QueueWait
 	c.mu.Lock()
 	c.queue = q
 	c.mu.Unlock()
@@ -284,7 +301,7 @@ func (c *Controller) reconcileSafely(ctx context.Context, key api.Key) (res Resu
 		case res.Requeue || res.RequeueAfter > 0:
 			result = "requeue"
 		}
-		c.cfg.Observe(result, time.Since(start))
+		c.cfg.Observer.Reconciled(result, time.Since(start))
 	}()
 	return c.Reconcile(ctx, Request{Key: key})
 }

@@ -116,8 +116,12 @@ func exited(ctr *runtime.State) action {
 		return action{step: stepComplete, reason: "ContainerExited", message: "the container exited with code 0"}
 	}
 	msg := fmt.Sprintf("the container exited with code %d", ctr.ExitCode)
-	if ctr.OOMKilled {
+	switch {
+	case ctr.OOMKilled:
 		msg += " after running out of memory"
+	case ctr.ExitCode == 137:
+		// The engine does not always see the OOM event before the exit.
+		msg += " (killed by SIGKILL, possibly out of memory)"
 	}
 	if ctr.Error != "" {
 		msg += ": " + ctr.Error

@@ -110,6 +110,9 @@ func TestExitedMessages(t *testing.T) {
 	if got.message != "the container exited with code 137 after running out of memory: boom" {
 		t.Fatalf("message = %q", got.message)
 	}
+	if got := exited(&runtime.State{ExitCode: 137}); got.step != stepFail || got.message != "the container exited with code 137 (killed by SIGKILL, possibly out of memory)" {
+		t.Fatalf("137 without OOM flag: %+v", got)
+	}
 }
 
 func TestAccessURL(t *testing.T) {

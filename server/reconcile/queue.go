@@ -16,7 +16,7 @@ type Queue struct {
 	mu         sync.Mutex
 	cond       *sync.Cond
 	queue      []api.Key
-	dirty      map[api.Key]bool
+	dirty      map[api.Key]time.Time // when the key was added
 	processing map[api.Key]bool
 	failures   map[api.Key]int
 	delayed    delayHeap
@@ -26,12 +26,14 @@ type Queue struct {
 
 	BaseDelay time.Duration // first retry delay after a failure (5ms)
 	MaxDelay  time.Duration // cap of the per-key backoff (5m)
+	// OnGet, if set, is told how long each key waited before a worker took it.
+	OnGet func(wait time.Duration)
 }
 
 // NewQueue returns an empty queue.
 func NewQueue() *Queue {
 	q := &Queue{
-		dirty: map[api.Key]bool{}, processing: map[api.Key]bool{}, failures: map[api.Key]int{},
+		dirty: map[api.Key]time.Time{}, processing: map[api.Key]bool{}, failures: map[api.Key]int{},
 		now: time.Now, BaseDelay: 5 * time.Millisecond, MaxDelay: 5 * time.Minute,
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -46,10 +48,10 @@ func (q *Queue) Add(key api.Key) {
 }
 
 func (q *Queue) add(key api.Key) {
-	if q.shutdown || q.dirty[key] {
+	if _, dirty := q.dirty[key]; q.shutdown || dirty {
 		return
 	}
-	q.dirty[key] = true
+	q.dirty[key] = q.now()
 	if q.processing[key] {
 		return // queued again by Done
 	}
@@ -133,6 +135,9 @@ func (q *Queue) Get() (api.Key, bool) {
 	key := q.queue[0]
 	q.queue = q.queue[1:]
 	q.processing[key] = true
+	if q.OnGet != nil {
+		q.OnGet(q.now().Sub(q.dirty[key]))
+	}
 	delete(q.dirty, key)
 	return key, true
 }
@@ -142,7 +147,7 @@ func (q *Queue) Done(key api.Key) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.processing, key)
-	if q.dirty[key] && !q.shutdown {
+	if _, dirty := q.dirty[key]; dirty && !q.shutdown {
 		q.queue = append(q.queue, key)
 		q.cond.Signal()
 	}

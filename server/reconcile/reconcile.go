@@ -348,9 +348,14 @@ func (c *Controller) failures(key api.Key) int {
 // finalize runs the finalizer: remove the container, confirm it is gone,
 // then remove the finalizer (deleting the row if it was the last) and
 // record the finalized event, in one transaction.
-func (c *Controller) finalize(ctx context.Context, lab *api.LabInstanceRequest) error {
+func (c *Controller) finalize(ctx context.Context, lab *api.LabInstanceRequest) (err error) {
 	c.finalizing.Add(1)
-	defer c.finalizing.Add(-1)
+	defer func() {
+		c.finalizing.Add(-1)
+		if !api.IsConflict(err) {
+			c.cfg.Observer.FinalizerRun(err == nil)
+		}
+	}()
 	name := ContainerName(lab.Metadata.UID)
 	if err := c.cfg.Runtime.Remove(ctx, name); err != nil {
 		return fmt.Errorf("remove container: %w", err)
@@ -362,7 +367,7 @@ func (c *Controller) finalize(ctx context.Context, lab *api.LabInstanceRequest) 
 		return fmt.Errorf("confirm container removal: %w", err)
 	}
 	opts := store.WriteOptions{ExpectedVersion: lab.Metadata.ResourceVersion, Fence: c.epoch.Load()}
-	err := c.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+	err = c.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		out, err := tx.UpdateLab(ctx, lab.Key(), opts, func(x *api.LabInstanceRequest) error {
 			x.Metadata.RemoveFinalizer(api.Finalizer)
 			x.Status.ResourceAllocation = nil

@@ -28,6 +28,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
+	// OnConflict, if set, is called for every write refused because the
+	// lab changed since it was read (optimistic-lock conflicts, a metric).
+	OnConflict func()
 	// MaxOpenConns bounds the PostgreSQL pool (default 20). SQLite always
 	// uses one connection: it serialises writers anyway, and one connection
 	// rules out "database is locked" errors.
@@ -47,6 +50,7 @@ type DB struct {
 	now      func() time.Time
 	lock     *flock.Flock // SQLite: one process per file
 	notify   *broadcaster
+	conflict func()
 
 	listenOnce sync.Once
 	closeOnce  sync.Once
@@ -68,10 +72,14 @@ type Tx struct {
 // pending migrations.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db := &DB{
-		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		now:    cfg.Now,
-		notify: newBroadcaster(),
-		closed: make(chan struct{}),
+		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:      cfg.Now,
+		notify:   newBroadcaster(),
+		closed:   make(chan struct{}),
+		conflict: cfg.OnConflict,
+	}
+	if db.conflict == nil {
+		db.conflict = func() {}
 	}
 	if db.now == nil {
 		db.now = time.Now

@@ -236,6 +236,7 @@ func (tx *Tx) UpdateLab(ctx context.Context, key api.Key, opts WriteOptions, mut
 		return nil, err
 	}
 	if opts.ExpectedVersion != 0 && opts.ExpectedVersion != row.ResourceVersion {
+		tx.db.conflict()
 		return nil, staleError(key, opts.ExpectedVersion, row.ResourceVersion)
 	}
 	cur, err := row.decode()
@@ -419,6 +420,7 @@ func (tx *Tx) lostRace(ctx context.Context, row *labRow) error {
 	if err != nil {
 		return err
 	}
+	tx.db.conflict()
 	return staleError(key, row.ResourceVersion, now.ResourceVersion)
 }
 
@@ -431,6 +433,7 @@ func (tx *Tx) DeleteLab(ctx context.Context, key api.Key, opts WriteOptions) (*a
 		return nil, false, err
 	}
 	if opts.ExpectedVersion != 0 && opts.ExpectedVersion != row.ResourceVersion {
+		tx.db.conflict()
 		return nil, false, staleError(key, opts.ExpectedVersion, row.ResourceVersion)
 	}
 	cur, err := row.decode()
@@ -471,6 +474,15 @@ func (tx *Tx) writeLabels(ctx context.Context, uid string, old, labels api.Strin
 		}
 	}
 	return nil
+}
+
+// CountDeleting counts labs whose deletion waits for finalizers.
+func (tx *Tx) CountDeleting(ctx context.Context) (int64, error) {
+	var n int64
+	if err := tx.g.WithContext(ctx).Model(&labRow{}).Where("deleting").Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count deleting labs: %w", err)
+	}
+	return n, nil
 }
 
 // CountByPhase counts labs per phase (an index-only scan).

@@ -130,7 +130,7 @@ func TestUpdateWithRetryConcurrent(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := mustCreate(t, db, newLab("counter"))
-		const writers, each = 8, 10
+		const writers, each = 4, 10
 		var wg sync.WaitGroup
 		errs := make(chan error, writers*each)
 		for range writers {

@@ -102,6 +102,11 @@ func (db *DB) CountByPhase(ctx context.Context) (map[api.Phase]int64, error) {
 	return run(ctx, db, func(tx *Tx) (map[api.Phase]int64, error) { return tx.CountByPhase(ctx) })
 }
 
+// CountDeleting: see Tx.CountDeleting.
+func (db *DB) CountDeleting(ctx context.Context) (int64, error) {
+	return run(ctx, db, func(tx *Tx) (int64, error) { return tx.CountDeleting(ctx) })
+}
+
 // StartTerm: see Tx.StartTerm.
 func (db *DB) StartTerm(ctx context.Context, holder string) (Term, error) {
 	return run(ctx, db, func(tx *Tx) (Term, error) { return tx.StartTerm(ctx, holder) })

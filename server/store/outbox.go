@@ -193,6 +193,16 @@ func (tx *Tx) SetBookmark(ctx context.Context, name string, position int64) erro
 	return nil
 }
 
+// DeleteBookmark forgets watcher name, for watchers that no longer run
+// (a CloudEvents sink removed from the configuration): a bookmark left
+// behind would stop pruning for ever.
+func (tx *Tx) DeleteBookmark(ctx context.Context, name string) error {
+	if err := tx.g.WithContext(ctx).Exec("DELETE FROM watcher_bookmarks WHERE name = ?", name).Error; err != nil {
+		return fmt.Errorf("delete bookmark %s: %w", name, err)
+	}
+	return nil
+}
+
 // Bookmarks reports every watcher's progress; lag counts the events after
 // its bookmark.
 func (tx *Tx) Bookmarks(ctx context.Context) ([]api.WatcherBookmark, error) {

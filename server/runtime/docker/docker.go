@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -61,6 +62,8 @@ type Config struct {
 // concurrent use.
 type Runtime struct {
 	cli         *client.Client
+	negotiation sync.Mutex
+	negotiated  bool
 	accessHost  string
 	publishIP   string
 	pullTimeout time.Duration
@@ -97,11 +100,38 @@ func (r *Runtime) Close() error { return r.cli.Close() }
 // AccessHost is the host name at which published ports are reachable.
 func (r *Runtime) AccessHost() string { return r.accessHost }
 
-// Client exposes the underlying engine client, for tests and diagnostics.
-func (r *Runtime) Client() *client.Client { return r.cli }
+// Client exposes the underlying engine client, for tests and diagnostics,
+// with the API version negotiated (if the engine answers).
+func (r *Runtime) Client() *client.Client {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.negotiate(ctx)
+	return r.cli
+}
+
+// negotiate settles the API version once, before any other call: the
+// client's own lazy negotiation writes its state unguarded on the first
+// request, a data race when the first requests are concurrent.
+func (r *Runtime) negotiate(ctx context.Context) error {
+	r.negotiation.Lock()
+	defer r.negotiation.Unlock()
+	if r.negotiated {
+		return nil
+	}
+	ping, err := r.cli.Ping(ctx)
+	if err != nil {
+		return fmt.Errorf("docker ping %s: %w", r.cli.DaemonHost(), err)
+	}
+	r.cli.NegotiateAPIVersionPing(ping)
+	r.negotiated = true
+	return nil
+}
 
 // Ping checks that the engine answers (and negotiates the API version).
 func (r *Runtime) Ping(ctx context.Context) error {
+	if err := r.negotiate(ctx); err != nil {
+		return err
+	}
 	if _, err := r.cli.Ping(ctx); err != nil {
 		return fmt.Errorf("docker ping %s: %w", r.cli.DaemonHost(), err)
 	}
@@ -110,6 +140,9 @@ func (r *Runtime) Ping(ctx context.Context) error {
 
 // Inspect reports the container called name, or runtime.ErrNotFound.
 func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.State, error) {
+	if err := r.negotiate(ctx); err != nil {
+		return runtime.State{}, err
+	}
 	resp, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
@@ -123,6 +156,9 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.State, erro
 // Stop sends SIGTERM and, after timeout, SIGKILL. A container that is
 // already stopped or gone counts as stopped.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
+	if err := r.negotiate(ctx); err != nil {
+		return err
+	}
 	secs := seconds(timeout)
 	err := r.cli.ContainerStop(ctx, name, container.StopOptions{Timeout: &secs})
 	if err != nil && !cerrdefs.IsNotFound(err) {
@@ -134,6 +170,9 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 // Remove force-removes a container and its anonymous volumes. Gone, or a
 // removal already in progress (a concurrent call), counts as removed.
 func (r *Runtime) Remove(ctx context.Context, name string) error {
+	if err := r.negotiate(ctx); err != nil {
+		return err
+	}
 	err := r.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):
@@ -147,6 +186,9 @@ func (r *Runtime) Remove(ctx context.Context, name string) error {
 // Logs returns the last lines of the container's stdout and stderr,
 // interleaved as they were written. lines <= 0 means all of them.
 func (r *Runtime) Logs(ctx context.Context, name string, lines int) (string, error) {
+	if err := r.negotiate(ctx); err != nil {
+		return "", err
+	}
 	tail := "all"
 	if lines > 0 {
 		tail = strconv.Itoa(lines)
@@ -172,6 +214,9 @@ func (r *Runtime) Logs(ctx context.Context, name string, lines int) (string, err
 // from the engine's summary: ExitCode, StartedAt and FinishedAt are not
 // filled in (Inspect one container for those).
 func (r *Runtime) List(ctx context.Context) ([]runtime.State, error) {
+	if err := r.negotiate(ctx); err != nil {
+		return nil, err
+	}
 	cs, err := r.cli.ContainerList(ctx, container.ListOptions{
 		All:     true,
 		Filters: filters.NewArgs(filters.Arg("label", runtime.LabelManagedBy+"="+runtime.ManagedBy)),

@@ -53,6 +53,9 @@ var errNameTaken = errors.New("container name taken")
 // one started. A 409 on create (a concurrent or earlier attempt won the
 // name) goes round the loop again, which adopts or replaces that container.
 func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State, error) {
+	if err := r.negotiate(ctx); err != nil {
+		return runtime.State{}, err
+	}
 	if spec.Name == "" || spec.Image == "" {
 		return runtime.State{}, fmt.Errorf("ensure container: name and image are required")
 	}
