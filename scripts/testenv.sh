@@ -26,6 +26,8 @@
 #   LAB_SKIP_DOCKER=1      do not touch Docker (tests needing it skip, or
 #                          fail under CI=true); likewise LAB_SKIP_POSTGRES=1
 #                          and LAB_SKIP_TERRAFORM=1 (make run uses these)
+#   LAB_SKIP_CHROMIUM=1    do not install Chromium (the Swagger UI browser
+#                          test skips, or fails under CI=true)
 
 # Sourced: run the set-up in a child bash (so `set -e` cannot kill the
 # caller's shell) and evaluate the export lines it prints.
@@ -403,6 +405,23 @@ setup_terraform() {
 	log "terraform: $bin ($("$bin" version 2>/dev/null | head -n1))"
 }
 
+# ------------------------------------------------------------------ Chromium
+
+# ensure_chromium installs Debian's chromium when no Chromium is on the PATH:
+# the Swagger UI test (server/httpapi/docs_test.go) drives it headless.
+ensure_chromium() {
+	local name
+	for name in chromium chromium-browser google-chrome; do
+		if command -v "$name" >/dev/null; then
+			log "chromium: $(command -v "$name")"
+			return 0
+		fi
+	done
+	apt_install chromium
+	command -v chromium >/dev/null || die "chromium: installed, but not on the PATH"
+	log "chromium: $(command -v chromium)"
+}
+
 # ---------------------------------------------------------------------- main
 
 # One set-up at a time on a machine (two `make test` at once must not both
@@ -436,6 +455,11 @@ else
 		"TF_IN_AUTOMATION=1"
 		"TF_CLI_CONFIG_FILE=/dev/null"
 	)
+fi
+if [[ "${LAB_SKIP_CHROMIUM:-}" == 1 ]]; then
+	log "chromium: skipped (LAB_SKIP_CHROMIUM=1)"
+else
+	ensure_chromium
 fi
 # CI is passed through unchanged: the tests fail instead of skipping under CI=true.
 [[ -n "${CI:-}" ]] && exports+=("CI=$CI")

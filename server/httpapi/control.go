@@ -21,6 +21,11 @@ type Controller interface {
 	Logs(ctx context.Context, lab *api.LabInstanceRequest, lines int) (string, error)
 	// Leader reports leader election as this replica sees it.
 	Leader(ctx context.Context) (api.LeaderStatus, error)
+	// QueueDepth is the number of labs ready to be reconciled here (0 on
+	// a standby).
+	QueueDepth() int
+	// Finalizing is the number of finalizers running here now.
+	Finalizing() int64
 }
 
 // ErrNoContainer: the lab has no container to read logs from.

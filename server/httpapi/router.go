@@ -12,11 +12,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/httpapi/openapi"
 )
 
 // router builds the routes. Later areas (start/stop/logs, leader,
-// bookmarks, metrics) add a line here and a file of handlers; an auth
-// middleware goes on the labs group, leaving /api/status open.
+// bookmarks, metrics) add a line here and a file of handlers.
 func (s *Server) router() *gin.Engine {
 	e := gin.New()
 	// Answer exactly what was asked: no redirects between /x and /x/ (a
@@ -27,11 +27,13 @@ func (s *Server) router() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	// Log the peer's address, not a client-supplied X-Forwarded-For.
 	_ = e.SetTrustedProxies(nil)
-	e.Use(s.requestID, s.accessLog, s.recovery)
+	e.Use(s.requestID, s.accessLog, s.observe, s.recovery)
 	e.NoRoute(s.notFound)
 	e.NoMethod(s.methodNotAllowed)
 
-	labs := e.Group("/api/lab-instances")
+	// Bearer tokens guard the labs (auth.go); with MetricsAuth, the
+	// monitoring routes too. Health and ready stay open for probes.
+	labs := e.Group("/api/lab-instances", s.requireToken(scopeAPI))
 	for _, p := range []string{"", "/"} {
 		labs.POST(p, s.createLab)
 		labs.GET(p, s.listLabs)
@@ -48,11 +50,21 @@ func (s *Server) router() *gin.Engine {
 	status := e.Group("/api/status")
 	status.GET("/health", s.health)
 	status.GET("/ready", s.ready)
-	status.GET("/leader", s.leader)
-	status.GET("/bookmarks", s.bookmarks)
+	monitoring := status.Group("", s.requireToken(scopeMonitoring))
+	monitoring.GET("/leader", s.leader)
+	monitoring.GET("/bookmarks", s.bookmarks)
+	monitoring.GET("/status", s.systemStatus)
+	monitoring.GET("/finalizers", s.finalizers)
+	if s.cfg.MetricsHandler != nil {
+		monitoring.GET("/metrics", gin.WrapH(s.cfg.MetricsHandler))
+	}
 	// Load balancers often probe with HEAD.
 	status.HEAD("/health", s.health)
 	status.HEAD("/ready", s.ready)
+
+	// The OpenAPI document and Swagger UI (/openapi.json, /openapi.yaml,
+	// /docs), open like the probes.
+	openapi.Register(e)
 	return e
 }
 
@@ -103,6 +115,17 @@ func (s *Server) accessLog(c *gin.Context) {
 		"duration", time.Since(start),
 		"remote", c.ClientIP(),
 	)
+}
+
+// observe reports each request to the metrics, by route template.
+func (s *Server) observe(c *gin.Context) {
+	if s.cfg.Metrics == nil {
+		c.Next()
+		return
+	}
+	start := time.Now()
+	c.Next()
+	s.cfg.Metrics.ObserveHTTP(c.FullPath(), c.Request.Method, c.Writer.Status(), time.Since(start))
 }
 
 // recovery turns a panic into a 500 problem and a logged stack.

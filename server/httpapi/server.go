@@ -21,6 +21,11 @@
 // ("42", the ETag every object response carries) or, for DELETE,
 // ?resource_version=; a stale one is 409 and writes nothing.
 //
+// With Config.Tokens, every lab-instances route needs "Authorization:
+// Bearer <token>" (401 without, 403 for a read-only token on a write);
+// health and ready never do, the other status routes only with
+// Config.MetricsAuth (auth.go).
+//
 // It is the only package that imports Gin, so the router can be swapped
 // without touching the rest of the server. Handlers translate HTTP to store
 // calls and back; the rules (validation, state machine, immutability) live in
@@ -62,6 +67,9 @@ type Store interface {
 	ReadEvents(ctx context.Context, after int64, limit int) ([]store.Event, error)
 	EventBounds(ctx context.Context) (floor, current int64, err error)
 	Bookmarks(ctx context.Context) ([]api.WatcherBookmark, error)
+	CountByPhase(ctx context.Context) (map[api.Phase]int64, error)
+	CountDeleting(ctx context.Context) (int64, error)
+	Counters(ctx context.Context) (map[string]int64, error)
 	Ping(ctx context.Context) error
 }
 
@@ -81,6 +89,21 @@ type Config struct {
 
 	// Controller serves start/stop/logs and leader status; optional.
 	Controller Controller
+
+	// Metrics, if set, is told about every request; MetricsHandler serves
+	// GET /api/status/metrics.
+	Metrics        HTTPObserver
+	MetricsHandler http.Handler
+
+	// Tokens, when set, guards /api/lab-instances with bearer tokens:
+	// read-only ones may GET (lists, watches, logs), read-write ones
+	// anything (auth.go). Nil serves the API to anyone who can connect,
+	// which labd allows on loopback addresses only.
+	Tokens *Tokens
+	// MetricsAuth guards the monitoring endpoints (metrics, status, leader,
+	// bookmarks, finalizers) with Tokens as well, any role. Health and
+	// ready stay open for probes.
+	MetricsAuth bool
 
 	// Notify, when set, wakes watch streams as soon as something was
 	// written; without it they poll every PollInterval.
@@ -118,14 +141,20 @@ const (
 	DefaultReadyTimeout         = 2 * time.Second
 )
 
+// HTTPObserver is told about every request, by route template.
+type HTTPObserver interface {
+	ObserveHTTP(route, method string, code int, d time.Duration)
+}
+
 // Server serves the API. Create it with New.
 type Server struct {
-	cfg    Config
-	store  Store
-	log    *slog.Logger
-	now    func() time.Time
-	checks map[string]func(ctx context.Context) error
-	engine *gin.Engine
+	started time.Time
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	checks  map[string]func(ctx context.Context) error
+	engine  *gin.Engine
 
 	// ctx ends every watch stream on Close.
 	ctx    context.Context
@@ -156,13 +185,14 @@ func New(cfg Config) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:    cfg,
-		store:  cfg.Store,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		checks: ready,
-		ctx:    ctx,
-		cancel: cancel,
+		started: cfg.Now(),
+		cfg:     cfg,
+		store:   cfg.Store,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		checks:  ready,
+		ctx:     ctx,
+		cancel:  cancel,
 	}
 	s.engine = s.router()
 	return s

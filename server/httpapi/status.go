@@ -64,3 +64,68 @@ func (s *Server) ready(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	s.respond(c, status, body)
 }
+
+// Counter names the controller keeps in the store.
+const (
+	counterFinalizersCompleted = "finalizers_completed"
+	counterFinalizersFailed    = "finalizers_failed"
+)
+
+// systemStatus is GET /api/status/status: labs per phase from the
+// database, and this replica's view of leadership and its queue.
+func (s *Server) systemStatus(c *gin.Context) {
+	if !s.negotiate(c, statusOffers) {
+		return
+	}
+	ctx := c.Request.Context()
+	phases, err := s.store.CountByPhase(ctx)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	now := s.now()
+	st := api.SystemStatus{Service: api.ServiceName, Version: s.cfg.Version, Phases: phases,
+		StartedAt: s.started.UTC(), UptimeSeconds: now.Sub(s.started).Seconds()}
+	for _, n := range phases {
+		st.Total += n
+	}
+	if s.cfg.Controller != nil {
+		ls, err := s.cfg.Controller.Leader(ctx)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		st.Identity, st.Leader, st.IsLeader = ls.Identity, ls.Leader, ls.IsLeader
+		st.QueueDepth = s.cfg.Controller.QueueDepth()
+	}
+	c.Header("Cache-Control", "no-store")
+	s.respond(c, http.StatusOK, st)
+}
+
+// finalizers is GET /api/status/finalizers: labs waiting for their
+// finalizer (from the database), finalizers running on this replica, and
+// the totals completed and failed (kept in the database, so every replica
+// reports the same).
+func (s *Server) finalizers(c *gin.Context) {
+	if !s.negotiate(c, statusOffers) {
+		return
+	}
+	ctx := c.Request.Context()
+	pending, err := s.store.CountDeleting(ctx)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	counters, err := s.store.Counters(ctx)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	st := api.FinalizerStatus{Pending: pending, Completed: counters[counterFinalizersCompleted], Failed: counters[counterFinalizersFailed]}
+	if s.cfg.Controller != nil {
+		st.Processing = s.cfg.Controller.Finalizing()
+		st.Pending = max(0, st.Pending-st.Processing)
+	}
+	c.Header("Cache-Control", "no-store")
+	s.respond(c, http.StatusOK, st)
+}

@@ -133,12 +133,11 @@ func (s *Server) watch(c *gin.Context) {
 		w.sent(l.Key(), l.Metadata.ResourceVersion)
 		w.event(api.WatchAdded, l)
 	}
-	if !fromGiven {
-		w.bookmark()
-	}
 	w.flush()
 
-	reason := w.run(ctx, f, poll, wake)
+	// Without a resource_version the client listed through us: a BOOKMARK
+	// once the changes since the list are sent tells it that it is caught up.
+	reason := w.run(ctx, f, poll, wake, !fromGiven)
 	s.logger(c).Debug("watch ended", "reason", reason, "events", w.count, "resource_version", w.cursor)
 }
 
@@ -235,7 +234,7 @@ func (w *watchStream) flush() {
 }
 
 // run streams outbox events until the stream has to end, and says why.
-func (w *watchStream) run(ctx context.Context, f filter, poll time.Duration, wake <-chan struct{}) string {
+func (w *watchStream) run(ctx context.Context, f filter, poll time.Duration, wake <-chan struct{}, caughtUp bool) string {
 	bookmarks := time.NewTicker(w.s.cfg.BookmarkInterval)
 	defer bookmarks.Stop()
 	timer := time.NewTimer(poll)
@@ -245,6 +244,11 @@ func (w *watchStream) run(ctx context.Context, f filter, poll time.Duration, wak
 		reason, behind := w.drain(ctx, f)
 		if reason != "" {
 			return reason
+		}
+		if caughtUp {
+			caughtUp = false
+			w.bookmark()
+			w.flush()
 		}
 		if behind {
 			// Written but not yet readable (an older transaction is still

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
+	"github.com/labrm/terraform-provider-lab/server/metrics"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -30,26 +31,34 @@ type app struct {
 // newApp opens the store (applying migrations) and the listener. Nothing
 // is served until run.
 func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
-	db, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Logger: log.With("component", "store")})
+	m := metrics.New()
+	db, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Logger: log.With("component", "store"), OnConflict: m.Conflict})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	apiCfg := httpapi.Config{
-		Store:   db,
-		Notify:  db,
-		Logger:  log.With("component", "http"),
-		Version: version,
+		Store:          db,
+		Notify:         db,
+		Logger:         log.With("component", "http"),
+		Version:        version,
+		Metrics:        m,
+		MetricsHandler: m.Handler(),
+		Tokens:         cfg.APITokens,
+		MetricsAuth:    cfg.MetricsAuth,
 	}
+	sources := metrics.Sources{Bookmarks: db.Bookmarks, Phases: db.CountByPhase}
 	var cp *controlPlane
 	if cfg.Controller {
-		cp, err = newControlPlane(cfg, db, log)
+		cp, err = newControlPlane(cfg, db, log, m)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
 		apiCfg.Controller = cp
 		apiCfg.Ready = map[string]func(context.Context) error{"docker": cp.rt.Ping}
+		sources.QueueDepth = cp.QueueDepth
 	}
+	m.Watch(sources)
 	api := httpapi.New(apiCfg)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -84,6 +93,8 @@ func (a *app) run(ctx context.Context) error {
 	defer close(a.done)
 	a.log.Info("labd started", "version", version, "listen", a.ln.Addr().String(),
 		"store", a.db.Kind(), "docker_host", a.cfg.DockerHost)
+	logAuth(a.log, a.cfg, a.ln.Addr())
+	defer a.handleSIGHUP(ctx)()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.srv.Serve(a.ln) }()
 	// The control plane stops on its own context, after the HTTP server

@@ -9,8 +9,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/labrm/terraform-provider-lab/server/httpapi"
 )
 
 // Config is labd's configuration, read from flags and the environment.
@@ -40,6 +43,13 @@ type Config struct {
 	LeaseDuration    time.Duration
 	RenewDeadline    time.Duration
 	RetryPeriod      time.Duration
+
+	// Access control (settings_auth.go).
+	APITokenFile    string
+	APITokens       *httpapi.Tokens // from APITokenFile and $LAB_API_TOKENS; nil = none
+	MetricsAuth     bool
+	InsecureNoAuth  bool
+	apiTokensInline string // $LAB_API_TOKENS, kept for reloads
 }
 
 // setting is one configuration value: its flag, its environment variable,
@@ -55,7 +65,7 @@ type setting struct {
 	dynamicDefault func() (string, error)
 }
 
-var settings = append(coreSettings, controllerSettings...)
+var settings = slices.Concat(coreSettings, controllerSettings, authSettings)
 
 var coreSettings = []setting{
 	{
@@ -83,7 +93,7 @@ var coreSettings = []setting{
 	},
 	{
 		Flag: "listen", Env: "LAB_LISTEN", Default: "127.0.0.1:8000",
-		Usage: "HTTP listen address, host:port (0.0.0.0:8000 for every interface)",
+		Usage: "HTTP listen address, host:port (0.0.0.0:8000 for every interface, which needs API tokens or --insecure-no-auth)",
 		apply: func(c *Config, v string) error {
 			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
 				return fmt.Errorf("must be host:port, like 127.0.0.1:8000 or :8000")
@@ -159,6 +169,14 @@ func checkDatabaseURL(v string) error {
 	return fmt.Errorf(`must be empty (embedded SQLite), sqlite:PATH or postgres://user:password@host:5432/db`)
 }
 
+// boolFlag is a boolean setting's flag, which may be given without a value;
+// its value is checked by the setting, as any other.
+type boolFlag struct{ s string }
+
+func (v *boolFlag) String() string     { return v.s }
+func (v *boolFlag) Set(s string) error { v.s = s; return nil }
+func (v *boolFlag) IsBoolFlag() bool   { return true }
+
 // parseConfig reads the configuration: a flag beats its environment
 // variable, which beats the default. Errors name the flag and the variable
 // so that either can be fixed.
@@ -174,7 +192,14 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 		if s.Default != "" {
 			usage += " (default " + s.Default + ")"
 		}
-		values[i] = fs.String(s.Flag, "", usage)
+		if s.Default == "true" || s.Default == "false" {
+			// A boolean flag: --insecure-no-auth alone means true.
+			v := &boolFlag{}
+			fs.Var(v, s.Flag, usage)
+			values[i] = &v.s
+		} else {
+			values[i] = fs.String(s.Flag, "", usage)
+		}
 	}
 	var cfg Config
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
@@ -210,6 +235,10 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 		if err := s.apply(&cfg, v); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", from, v, err))
 		}
+	}
+	if !cfg.ShowVersion {
+		// Tokens and the listen address are checked together.
+		errs = append(errs, finishAuth(&cfg, getenv))
 	}
 	return cfg, errors.Join(errs...)
 }

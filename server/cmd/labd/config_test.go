@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labrm/terraform-provider-lab/server/httpapi"
 )
 
 func env(m map[string]string) func(string) string {
@@ -58,6 +60,9 @@ func TestConfigPrecedence(t *testing.T) {
 		"lease-duration":    {"30s", "20s"},
 		"renew-deadline":    {"20s", "12s"},
 		"retry-period":      {"4s", "3s"},
+		"api-token-file":    {tokenFile(t, "rw:"+flagToken), tokenFile(t, "ro:"+envToken)},
+		"metrics-auth":      {"true", "false"},
+		"insecure-no-auth":  {"false", "true"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -81,6 +86,11 @@ func TestConfigPrecedence(t *testing.T) {
 		Controller: true, AccessHost: "labs.env.edu", PublishIP: "10.0.0.1", CapacityCPU: 1500, CapacityMemory: 512 << 20, Workers: 3,
 		ProvisionTimeout: 2 * time.Minute, StopTimeout: 4 * time.Second, ProbeInterval: 2 * time.Second, ResyncPeriod: 2 * time.Minute,
 		OutboxRetention: 2 * time.Hour, LockName: "env-lock", LeaseDuration: 20 * time.Second, RenewDeadline: 12 * time.Second, RetryPeriod: 3 * time.Second}
+	if role, ok := fromEnv.APITokens.Authenticate(envToken); !ok || role != httpapi.ReadOnly {
+		t.Fatalf("from env: token file %s not loaded", fromEnv.APITokenFile)
+	}
+	fromEnv.APITokens = nil
+	want.APITokenFile, want.InsecureNoAuth = values["api-token-file"][1], true
 	if fromEnv != want {
 		t.Fatalf("from env %+v, want %+v", fromEnv, want)
 	}
@@ -93,6 +103,14 @@ func TestConfigPrecedence(t *testing.T) {
 		Controller: false, AccessHost: "labs.flag.edu", PublishIP: "127.0.0.1", CapacityCPU: 8000, CapacityMemory: 32 << 30, Workers: 9,
 		ProvisionTimeout: time.Minute, StopTimeout: 3 * time.Second, ProbeInterval: time.Second, ResyncPeriod: time.Minute,
 		OutboxRetention: time.Hour, LockName: "flag-lock", LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second}
+	if _, ok := fromFlags.APITokens.Authenticate(flagToken); !ok {
+		t.Fatalf("from flags: token file %s not loaded", fromFlags.APITokenFile)
+	}
+	if _, ok := fromFlags.APITokens.Authenticate(envToken); ok {
+		t.Fatal("from flags: the environment's token file was loaded too")
+	}
+	fromFlags.APITokens = nil
+	want.APITokenFile, want.MetricsAuth = values["api-token-file"][0], true
 	if fromFlags != want {
 		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
 	}

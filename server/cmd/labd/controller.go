@@ -10,6 +10,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
 	"github.com/labrm/terraform-provider-lab/server/leader"
+	"github.com/labrm/terraform-provider-lab/server/metrics"
 	"github.com/labrm/terraform-provider-lab/server/outbox"
 	"github.com/labrm/terraform-provider-lab/server/reconcile"
 	"github.com/labrm/terraform-provider-lab/server/runtime"
@@ -28,7 +29,7 @@ type controlPlane struct {
 	elector *leader.Elector
 }
 
-func newControlPlane(cfg Config, db *store.DB, log *slog.Logger) (*controlPlane, error) {
+func newControlPlane(cfg Config, db *store.DB, log *slog.Logger, m *metrics.Metrics) (*controlPlane, error) {
 	rt, err := docker.New(docker.Config{Host: cfg.DockerHost, AccessHost: cfg.AccessHost, PublishIP: cfg.PublishIP,
 		Logger: log.With("component", "docker")})
 	if err != nil {
@@ -36,7 +37,7 @@ func newControlPlane(cfg Config, db *store.DB, log *slog.Logger) (*controlPlane,
 	}
 	cp := &controlPlane{cfg: cfg, log: log, db: db, rt: rt}
 	cp.ctrl = reconcile.New(reconcile.Config{
-		Store: db, Runtime: rt, Workers: cfg.Workers, AccessHost: cfg.AccessHost,
+		Store: db, Runtime: m.Runtime(rt), Workers: cfg.Workers, AccessHost: cfg.AccessHost, Observer: m,
 		ProvisionTimeout: cfg.ProvisionTimeout, StopTimeout: cfg.StopTimeout,
 		ProbeInterval: cfg.ProbeInterval, ResyncPeriod: cfg.ResyncPeriod,
 		Logger: log.With("component", "controller"),
@@ -44,8 +45,9 @@ func newControlPlane(cfg Config, db *store.DB, log *slog.Logger) (*controlPlane,
 	cp.elector, err = leader.New(db, leader.Config{
 		LockName: cfg.LockName, Identity: cfg.InstanceID,
 		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
-		Logger: log.With("component", "leader"),
-		Lead:   cp.lead,
+		Logger:   log.With("component", "leader"),
+		Lead:     cp.lead,
+		OnChange: m.LeaderChanged,
 	})
 	if err != nil {
 		rt.Close()
@@ -119,6 +121,12 @@ func (cp *controlPlane) Logs(ctx context.Context, lab *api.LabInstanceRequest, l
 func (cp *controlPlane) Leader(ctx context.Context) (api.LeaderStatus, error) {
 	return cp.elector.Status(ctx)
 }
+
+// QueueDepth is the controller's queue depth (0 on a standby).
+func (cp *controlPlane) QueueDepth() int { return cp.ctrl.QueueDepth() }
+
+// Finalizing is the number of finalizers running on this replica.
+func (cp *controlPlane) Finalizing() int64 { return cp.ctrl.Finalizing() }
 
 // run campaigns until ctx ends; leadership is released on the way out.
 func (cp *controlPlane) run(ctx context.Context) error { return cp.elector.Run(ctx) }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/internal/client"
+	"github.com/labrm/terraform-provider-lab/server/servertest"
+)
+
+// TestOperationsSurface runs labd in-process with the controller on the
+// embedded store and the real Docker engine, walks a lab through its life,
+// and reads the status, finalizer and metrics endpoints along the way.
+func TestOperationsSurface(t *testing.T) {
+	t.Parallel()
+	image := servertest.Docker(t)
+	cfg, err := parseConfig([]string{"--listen=127.0.0.1:0", "--database-url=" + servertest.SQLiteURL(t),
+		"--capacity-cpu=1", "--capacity-memory=1Gi", "--probe-interval=200ms", "--publish-ip=127.0.0.1"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("labd stopped with %v", err)
+		}
+	}()
+	base := "http://" + a.addr().String()
+	cl, err := client.New(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := api.Key{Namespace: "default", Name: "observed"}
+	if _, err := cl.Create(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
+		Spec: api.Spec{LabTemplate: image, StudentEmail: "s@u.edu", DurationMinutes: 5,
+			ResourceLimits: &api.ResourceLimits{CPU: "100m", Memory: "32Mi"}}}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "RUNNING", 60*time.Second, func() bool {
+		l, err := cl.Get(ctx, key)
+		return err == nil && l.Status.Phase == api.PhaseRunning
+	})
+	st, err := cl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Phases[api.PhaseRunning] != 1 || st.Total != 1 || !st.IsLeader || st.Leader != cfg.InstanceID || st.UptimeSeconds <= 0 || st.Version != version {
+		t.Fatalf("status = %+v", st)
+	}
+
+	text := scrape(t, base)
+	for _, want := range []string{
+		`labd_labs{phase="RUNNING"} 1`,
+		`labd_leader 1`,
+		`labd_reconcile_total{result="requeue"}`,
+		`labd_http_requests_total{code="201",method="POST",route="/api/lab-instances/"} 1`,
+		`labd_outbox_watcher_lag_events{watcher="controller"}`,
+		`labd_workqueue_depth`,
+		`labd_workqueue_wait_seconds_bucket`,
+		`labd_store_scrape_success 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+
+	if _, _, err := cl.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "deletion through the finalizer", 60*time.Second, func() bool {
+		_, err := cl.Get(ctx, key)
+		return api.IsNotFound(err)
+	})
+	fin, err := cl.Finalizers(ctx)
+	if err != nil || fin.Completed != 1 || fin.Pending != 0 || fin.Processing != 0 {
+		t.Fatalf("finalizers = %+v (%v)", fin, err)
+	}
+	text = scrape(t, base)
+	if !strings.Contains(text, `labd_finalizer_runs_total{result="success"} 1`) {
+		t.Errorf("finalizer run not counted")
+	}
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/api/status/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return string(b)
+}
