@@ -45,11 +45,14 @@ type Config struct {
 	RetryPeriod      time.Duration
 
 	// Access control (settings_auth.go).
-	APITokenFile    string
-	APITokens       *httpapi.Tokens // from APITokenFile and $LAB_API_TOKENS; nil = none
-	MetricsAuth     bool
-	InsecureNoAuth  bool
-	apiTokensInline string // $LAB_API_TOKENS, kept for reloads
+	APITokenFile   string
+	APITokens      *httpapi.Tokens // from APITokenFile and $LAB_API_TOKENS; nil = none
+	MetricsAuth    bool
+	InsecureNoAuth bool
+
+	// CloudEvents delivery (settings_events.go).
+	CloudEventsSinks []string
+	apiTokensInline  string // $LAB_API_TOKENS, kept for reloads
 }
 
 // setting is one configuration value: its flag, its environment variable,
@@ -63,9 +66,12 @@ type setting struct {
 	apply   func(c *Config, v string) error
 	// dynamicDefault computes the default at run time (the host name).
 	dynamicDefault func() (string, error)
+	// repeatable flags may be given several times; their values reach
+	// apply joined with commas, the form the environment variable takes.
+	repeatable bool
 }
 
-var settings = slices.Concat(coreSettings, controllerSettings, authSettings)
+var settings = slices.Concat(coreSettings, controllerSettings, authSettings, eventSettings)
 
 var coreSettings = []setting{
 	{
@@ -177,6 +183,18 @@ func (v *boolFlag) String() string     { return v.s }
 func (v *boolFlag) Set(s string) error { v.s = s; return nil }
 func (v *boolFlag) IsBoolFlag() bool   { return true }
 
+// listFlag collects a repeatable flag's values.
+type listFlag struct{ s string }
+
+func (v *listFlag) String() string { return v.s }
+func (v *listFlag) Set(s string) error {
+	if v.s != "" {
+		s = v.s + "," + s
+	}
+	v.s = s
+	return nil
+}
+
 // parseConfig reads the configuration: a flag beats its environment
 // variable, which beats the default. Errors name the flag and the variable
 // so that either can be fixed.
@@ -192,7 +210,11 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 		if s.Default != "" {
 			usage += " (default " + s.Default + ")"
 		}
-		if s.Default == "true" || s.Default == "false" {
+		if s.repeatable {
+			v := &listFlag{}
+			fs.Var(v, s.Flag, usage+" (repeatable)")
+			values[i] = &v.s
+		} else if s.Default == "true" || s.Default == "false" {
 			// A boolean flag: --insecure-no-auth alone means true.
 			v := &boolFlag{}
 			fs.Var(v, s.Flag, usage)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func TestConfigDefaults(t *testing.T) {
 		Controller: true, AccessHost: "localhost", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
 		ProbeInterval: 10 * time.Second, ResyncPeriod: 5 * time.Minute, OutboxRetention: 24 * time.Hour,
 		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
 	}
 }
@@ -63,6 +64,7 @@ func TestConfigPrecedence(t *testing.T) {
 		"api-token-file":    {tokenFile(t, "rw:"+flagToken), tokenFile(t, "ro:"+envToken)},
 		"metrics-auth":      {"true", "false"},
 		"insecure-no-auth":  {"false", "true"},
+		"cloudevents-sink":  {"https://hooks.flag.edu/labs", "http://a.env.edu/x,http://b.env.edu/y"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -91,7 +93,8 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	fromEnv.APITokens = nil
 	want.APITokenFile, want.InsecureNoAuth = values["api-token-file"][1], true
-	if fromEnv != want {
+	want.CloudEventsSinks = []string{"http://a.env.edu/x", "http://b.env.edu/y"}
+	if !reflect.DeepEqual(fromEnv, want) {
 		t.Fatalf("from env %+v, want %+v", fromEnv, want)
 	}
 	fromFlags, err := parseConfig(args, env(environ), io.Discard)
@@ -111,11 +114,17 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	fromFlags.APITokens = nil
 	want.APITokenFile, want.MetricsAuth = values["api-token-file"][0], true
-	if fromFlags != want {
+	want.CloudEventsSinks = []string{"https://hooks.flag.edu/labs"}
+	if !reflect.DeepEqual(fromFlags, want) {
 		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
 	}
+	// A repeated flag collects every value.
+	cfg, err := parseConfig([]string{"--cloudevents-sink=http://one.edu/a", "--cloudevents-sink", "http://two.edu/b"}, env(nil), io.Discard)
+	if err != nil || !reflect.DeepEqual(cfg.CloudEventsSinks, []string{"http://one.edu/a", "http://two.edu/b"}) {
+		t.Fatalf("repeated sink flag: %v, %v", cfg.CloudEventsSinks, err)
+	}
 	// An explicit empty flag beats the environment too.
-	cfg, err := parseConfig([]string{"--database-url="}, env(environ), io.Discard)
+	cfg, err = parseConfig([]string{"--database-url="}, env(environ), io.Discard)
 	if err != nil || cfg.DatabaseURL != "" {
 		t.Fatalf("empty flag: %q, %v", cfg.DatabaseURL, err)
 	}
@@ -143,6 +152,7 @@ func TestConfigRejects(t *testing.T) {
 		{[]string{"--controller=maybe"}, nil, []string{"--controller", "true or false"}},
 		{[]string{"--publish-ip=localhost"}, nil, []string{"--publish-ip"}},
 		{[]string{"--retry-period=0s"}, nil, []string{"--retry-period"}},
+		{[]string{"--cloudevents-sink=ftp://x/y"}, nil, []string{"--cloudevents-sink"}},
 		{[]string{"--no-such-flag"}, nil, []string{"no-such-flag"}},
 		{[]string{"serve"}, nil, []string{"unexpected arguments"}},
 		// Several errors are reported together.

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/eventsink"
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
 	"github.com/labrm/terraform-provider-lab/server/leader"
 	"github.com/labrm/terraform-provider-lab/server/metrics"
@@ -19,13 +20,15 @@ import (
 )
 
 // controlPlane is the leader-elected part of labd: the elector, and the
-// work it runs while this replica leads (controller, outbox pruner).
+// work it runs while this replica leads (controller, CloudEvents delivery,
+// outbox pruner).
 type controlPlane struct {
 	cfg     Config
 	log     *slog.Logger
 	db      *store.DB
 	rt      *docker.Runtime
 	ctrl    *reconcile.Controller
+	sink    *eventsink.Dispatcher
 	elector *leader.Elector
 }
 
@@ -42,6 +45,12 @@ func newControlPlane(cfg Config, db *store.DB, log *slog.Logger, m *metrics.Metr
 		ProbeInterval: cfg.ProbeInterval, ResyncPeriod: cfg.ResyncPeriod,
 		Logger: log.With("component", "controller"),
 	})
+	cp.sink, err = eventsink.New(db, eventsink.Config{Sinks: cfg.CloudEventsSinks, Instance: cfg.InstanceID,
+		Logger: log.With("component", "cloudevents"), Metrics: m.CloudEvents()})
+	if err != nil {
+		rt.Close()
+		return nil, configError{err}
+	}
 	cp.elector, err = leader.New(db, leader.Config{
 		LockName: cfg.LockName, Identity: cfg.InstanceID,
 		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
@@ -83,6 +92,7 @@ func (cp *controlPlane) lead(ctx context.Context, term store.Term) error {
 		})
 	}
 	spawn("controller", func(ctx context.Context) error { return cp.ctrl.Run(ctx, term) })
+	spawn("cloudevents", cp.sink.Run)
 	spawn("outbox pruner", (&outbox.Pruner{DB: cp.db, Retention: cp.cfg.OutboxRetention, Logger: cp.log.With("component", "outbox")}).Run)
 	wg.Wait()
 	return first

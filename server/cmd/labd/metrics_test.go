@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +25,20 @@ import (
 func TestOperationsSurface(t *testing.T) {
 	t.Parallel()
 	image := servertest.Docker(t)
-	cfg, err := parseConfig([]string{"--listen=127.0.0.1:0", "--database-url=" + servertest.SQLiteURL(t),
+	var mu sync.Mutex
+	var received []map[string]any
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ce map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&ce); err != nil || r.Header.Get("Content-Type") != "application/cloudevents+json" {
+			http.Error(w, "not a structured CloudEvent", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		received = append(received, ce)
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	cfg, err := parseConfig([]string{"--listen=127.0.0.1:0", "--database-url=" + servertest.SQLiteURL(t), "--cloudevents-sink=" + sink.URL + "/hook",
 		"--capacity-cpu=1", "--capacity-memory=1Gi", "--probe-interval=200ms", "--publish-ip=127.0.0.1"}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +117,26 @@ func TestOperationsSurface(t *testing.T) {
 	text = scrape(t, base)
 	if !strings.Contains(text, `labd_finalizer_runs_total{result="success"} 1`) {
 		t.Errorf("finalizer run not counted")
+	}
+	// Every change reached the CloudEvents sink, the deletion last.
+	poll(t, "the deleted CloudEvent", 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(received) > 0 && received[len(received)-1]["type"] == api.EventFinalized
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	types := map[any]bool{}
+	for _, ce := range received {
+		types[ce["type"]] = true
+		if ce["subject"] != "default/observed" || ce["id"] == "" {
+			t.Fatalf("CloudEvent %v", ce)
+		}
+	}
+	for _, want := range []string{api.EventCreated, api.EventStatusUpdated, api.EventReconciled, api.EventDeleted, api.EventFinalized} {
+		if !types[want] {
+			t.Errorf("sink never got %s (got %v)", want, types)
+		}
 	}
 }
 
