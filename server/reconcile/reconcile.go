@@ -247,7 +247,8 @@ func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest,
 	if err != nil {
 		return Result{}, fmt.Errorf("provision container: %w", err)
 	}
-	return Result{Requeue: true}, c.markRunning(ctx, lab, st, act.reason, now)
+	// Creating and starting took a while: the transition is now.
+	return Result{Requeue: true}, c.markRunning(ctx, lab, st, act.reason, c.cfg.Now())
 }
 
 // markRunning records a started container: RUNNING with its id, start
@@ -330,9 +331,10 @@ func (c *Controller) stop(ctx context.Context, lab *api.LabInstanceRequest, act 
 		if c.failures(lab.Key()) < maxStopFailures {
 			return Result{}, fmt.Errorf("stop container: %w", err)
 		}
-		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: "CleanupFailed", message: "could not stop the container: " + err.Error()}, nil, now)
+		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: "CleanupFailed", message: "could not stop the container: " + err.Error()}, nil, c.cfg.Now())
 	}
-	return Result{}, c.finish(ctx, lab, api.PhaseCompleted, act, nil, now)
+	// Stopping takes up to the stop timeout: the lab completed now.
+	return Result{}, c.finish(ctx, lab, api.PhaseCompleted, act, nil, c.cfg.Now())
 }
 
 func (c *Controller) failures(key api.Key) int {
