@@ -234,11 +234,25 @@ start_dockerd() {
 	return 1
 }
 
+# bridge_ok: the default bridge exists. It can vanish under a running
+# engine (another dockerd on the host removes docker0 when it exits), and
+# then every container start fails with "could not find bridge docker0".
+bridge_ok() {
+	[[ -n "${DOCKER_HOST:-}" && "$DOCKER_HOST" != unix:///var/run/docker.sock ]] && return 0
+	! command -v ip >/dev/null || ip link show docker0 >/dev/null 2>&1
+}
+
 ensure_dockerd() {
-	local t
+	local t pid
 	t="$(date +%s.%N)"
 	command -v docker >/dev/null || apt_install docker.io
+	if docker_up && ! bridge_ok && [[ -f "$DOCKERD_PID" ]] && pid="$(cat "$DOCKERD_PID")" && kill -0 "$pid" 2>/dev/null; then
+		log "docker: bridge docker0 is gone; restarting our dockerd (pid $pid) to recreate it"
+		if [[ "$(id -u)" == 0 ]]; then kill "$pid"; else sudo -n kill "$pid"; fi
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+	fi
 	if docker_up; then
+		bridge_ok || log "docker: WARNING: bridge docker0 is missing; containers may fail to start"
 		log "docker: engine answers ($(docker version -f '{{.Server.Version}} API {{.Server.APIVersion}}' 2>/dev/null))"
 		return 0
 	fi
