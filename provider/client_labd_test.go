@@ -190,8 +190,17 @@ func TestClientControlAgainstLabd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	if l, err := c.Leader(ctx); err != nil || !l.IsLeader || l.Identity == "" || l.Leader != l.Identity || l.Epoch < 1 {
-		t.Errorf("Leader = %+v, %v; want this single replica leading", l, err)
+	// Leadership is taken just after labd starts serving: wait for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := c.Leader(ctx)
+		if err == nil && l.IsLeader && l.Identity != "" && l.Leader == l.Identity && l.Epoch >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Leader = %+v, %v; want this single replica leading within 30s", l, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	created, err := c.Create(ctx, &api.LabInstanceRequest{
 		Metadata: api.ObjectMeta{Name: "ctl"},
@@ -220,7 +229,7 @@ func TestClientControlAgainstLabd(t *testing.T) {
 	if l.Status.ContainerID == "" || l.Status.StartedAt == nil {
 		t.Errorf("RUNNING lab without container_id or started_at: %+v", l.Status)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		out, err := c.Logs(ctx, key, 50)
 		if err != nil {

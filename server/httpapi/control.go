@@ -83,12 +83,8 @@ func setAnnotation(x *api.LabInstanceRequest, key string, now time.Time) {
 
 // request records a start or stop request on the lab.
 func (s *Server) request(c *gin.Context, mutate func(x *api.LabInstanceRequest, now time.Time) error) {
-	if !s.negotiate(c, objectOffers) {
-		return
-	}
-	key, err := labKey(c)
-	if err != nil {
-		s.writeError(c, err)
+	key, ok := s.labTarget(c)
+	if !ok {
 		return
 	}
 	now := s.now()

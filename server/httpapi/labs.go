@@ -170,12 +170,8 @@ func labPath(k api.Key) string {
 }
 
 func (s *Server) getLab(c *gin.Context) {
-	if !s.negotiate(c, objectOffers) {
-		return
-	}
-	key, err := labKey(c)
-	if err != nil {
-		s.writeError(c, err)
+	key, ok := s.labTarget(c)
+	if !ok {
 		return
 	}
 	l, err := s.store.GetLab(c.Request.Context(), key)
@@ -254,12 +250,8 @@ func (s *Server) listLabs(c *gin.Context) {
 // Status and server-set metadata in the body are ignored. The write must
 // name the version it replaces.
 func (s *Server) replaceLab(c *gin.Context) {
-	if !s.negotiate(c, objectOffers) {
-		return
-	}
-	key, err := labKey(c)
-	if err != nil {
-		s.writeError(c, err)
+	key, ok := s.labTarget(c)
+	if !ok {
 		return
 	}
 	in, expected, err := s.readReplace(c, key)
@@ -380,12 +372,8 @@ func sameMap(old, m api.StringMap) api.StringMap {
 // deleteLab is DELETE: with finalizers the lab is only marked (202, the
 // controller finishes the job), without it is gone (200, its last state).
 func (s *Server) deleteLab(c *gin.Context) {
-	if !s.negotiate(c, objectOffers) {
-		return
-	}
-	key, err := labKey(c)
-	if err != nil {
-		s.writeError(c, err)
+	key, ok := s.labTarget(c)
+	if !ok {
 		return
 	}
 	qv, _, err := intParam(c, "resource_version")
@@ -412,12 +400,8 @@ func (s *Server) deleteLab(c *gin.Context) {
 
 // labEvents is GET .../{name}/events: the lab's history, oldest first.
 func (s *Server) labEvents(c *gin.Context) {
-	if !s.negotiate(c, objectOffers) {
-		return
-	}
-	key, err := labKey(c)
-	if err != nil {
-		s.writeError(c, err)
+	key, ok := s.labTarget(c)
+	if !ok {
 		return
 	}
 	events, err := s.store.LabHistory(c.Request.Context(), key)

@@ -35,6 +35,21 @@ func labKey(c *gin.Context) (api.Key, error) {
 	return api.Key{Namespace: ns, Name: name}, nil
 }
 
+// labTarget starts a request about one lab that answers with the lab:
+// it settles the response format and the key, and answers the error
+// itself when either is wrong.
+func (s *Server) labTarget(c *gin.Context) (api.Key, bool) {
+	if !s.negotiate(c, objectOffers) {
+		return api.Key{}, false
+	}
+	key, err := labKey(c)
+	if err != nil {
+		s.writeError(c, err)
+		return api.Key{}, false
+	}
+	return key, true
+}
+
 // filter selects labs, for a list (served by the store's indexes) and for
 // a watch (applied to each event's object).
 type filter struct {

@@ -18,12 +18,8 @@ import (
 // If-Match, makes it conditional; without either it applies to whatever is
 // current.
 func (s *Server) patchLab(c *gin.Context) {
-	if !s.negotiate(c, objectOffers) {
-		return
-	}
-	key, err := labKey(c)
-	if err != nil {
-		s.writeError(c, err)
+	key, ok := s.labTarget(c)
+	if !ok {
 		return
 	}
 	patch, expected, err := s.readPatch(c)

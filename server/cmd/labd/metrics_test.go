@@ -61,6 +61,20 @@ func TestOperationsSurface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A new sink starts at the end of the outbox when the leader's work
+	// starts: wait for its bookmark before making changes.
+	poll(t, "the cloudevents bookmark", 30*time.Second, func() bool {
+		bms, err := cl.Bookmarks(ctx)
+		if err != nil {
+			return false
+		}
+		for _, b := range bms.Watchers {
+			if b.Name == "cloudevents" {
+				return true
+			}
+		}
+		return false
+	})
 	key := api.Key{Namespace: "default", Name: "observed"}
 	if _, err := cl.Create(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
 		Spec: api.Spec{LabTemplate: image, StudentEmail: "s@u.edu", DurationMinutes: 5,
