@@ -39,7 +39,9 @@ func TestMetricsExposition(t *testing.T) {
 	m.Conflict()
 	m.CloudEvents().Failed("http://sink.edu/hook", errors.New("503"), 4*time.Second)
 	m.Watch(metrics.Sources{
-		Bookmarks:  func(context.Context) ([]api.WatcherBookmark, error) { return []api.WatcherBookmark{{Name: "controller", Bookmark: 7, Lag: 3}}, nil },
+		Bookmarks: func(context.Context) ([]api.WatcherBookmark, error) {
+			return []api.WatcherBookmark{{Name: "controller", Bookmark: 7, Lag: 3}}, nil
+		},
 		Phases:     func(context.Context) (map[api.Phase]int64, error) { return nil, errors.New("database down") },
 		QueueDepth: func() int { return 5 },
 	})
