@@ -36,6 +36,7 @@ type Config struct {
 	GCInterval       time.Duration // orphan-container sweep; default 1m
 	GCGrace          time.Duration // orphans younger than this are left alone; default 2m
 	WaitRecheck      time.Duration // a lab waiting for capacity is looked at again after this; default 30s
+	DrainTimeout     time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -70,6 +71,7 @@ func (c *Config) setDefaults() {
 	c.GCInterval = cmp.Or(c.GCInterval, time.Minute)
 	c.GCGrace = cmp.Or(c.GCGrace, 2*time.Minute)
 	c.WaitRecheck = cmp.Or(c.WaitRecheck, 30*time.Second)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, c.StopTimeout+10*time.Second)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	if c.Now == nil {
 		c.Now = time.Now
@@ -186,10 +188,32 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	spawn("gc", func(ctx context.Context) error {
 		return c.every(ctx, c.cfg.GCInterval, func() error { return c.collectGarbage(ctx) })
 	})
+	// Reconciles in flight when the controller stops are drained: they
+	// keep a context of their own for up to DrainTimeout, so that a
+	// container half-stopped is not left so. Leadership is released only
+	// after Run returns, and a newer term fences their writes anyway.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var workers sync.WaitGroup
 	for range c.cfg.Workers {
-		spawn("worker", func(ctx context.Context) error { return c.work(ctx, q) })
+		workers.Add(1)
+		spawn("worker", func(context.Context) error {
+			defer workers.Done()
+			return c.work(workCtx, q)
+		})
 	}
-	go func() { <-ctx.Done(); q.ShutDown() }()
+	go func() {
+		<-ctx.Done()
+		q.ShutDown()
+		drained := make(chan struct{})
+		go func() { workers.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(c.cfg.DrainTimeout):
+			c.cfg.Logger.Warn("reconciles still running at the drain deadline; cancelling them", "drain_timeout", c.cfg.DrainTimeout)
+			stopWork()
+		}
+	}()
 	c.cfg.Logger.Info("controller started", "epoch", term.Epoch, "workers", c.cfg.Workers)
 	wg.Wait()
 	if err := context.Cause(ctx); errors.Is(err, errFenced) {
