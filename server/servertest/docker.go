@@ -2,7 +2,6 @@ package servertest
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -16,16 +15,6 @@ import (
 // reachable from the test machines, so tests never use any other image.
 const EnvTestImage = "LAB_TEST_IMAGE"
 
-// dockerUnavailable skips or, under CI, fails.
-func dockerUnavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and Docker is required: %s", msg)
-	}
-	t.Skipf("Docker not available: %s (make test or scripts/testenv.sh starts dockerd)", msg)
-}
-
 // Docker checks that a Docker engine answers (DOCKER_HOST or the default
 // socket) and holds the test image, and returns the image's name. Without
 // them the test is skipped, or fails when CI=true.
@@ -33,20 +22,20 @@ func Docker(t testing.TB) string {
 	t.Helper()
 	img := os.Getenv(EnvTestImage)
 	if img == "" {
-		dockerUnavailable(t, "%s is not set", EnvTestImage)
+		unavailable(t, "Docker", "%s is not set", EnvTestImage)
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
-		dockerUnavailable(t, "docker client: %v", err)
+		unavailable(t, "Docker", "docker client: %v", err)
 	}
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(ctx); err != nil {
-		dockerUnavailable(t, "ping %s: %v", cli.DaemonHost(), err)
+		unavailable(t, "Docker", "ping %s: %v", cli.DaemonHost(), err)
 	}
 	if _, err := cli.ImageInspect(ctx, img); err != nil {
-		dockerUnavailable(t, "test image %s: %v", img, err)
+		unavailable(t, "Docker", "test image %s: %v", img, err)
 	}
 	return img
 }

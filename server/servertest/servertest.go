@@ -27,14 +27,14 @@ import (
 // test PostgreSQL server (any database; CREATE DATABASE rights needed).
 const EnvDatabaseURL = "LAB_TEST_DATABASE_URL"
 
-// unavailable skips or, under CI, fails.
-func unavailable(t testing.TB, format string, args ...any) {
+// unavailable skips, or under CI fails, a test whose service is missing.
+func unavailable(t testing.TB, service, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and PostgreSQL is required: %s", msg)
+		t.Fatalf("CI=true and %s is required: %s", service, msg)
 	}
-	t.Skipf("PostgreSQL not available: %s", msg)
+	t.Skipf("%s not available: %s (make test or scripts/testenv.sh starts it)", service, msg)
 }
 
 // PostgresURL creates an empty database for this test and returns its DSN;
@@ -43,13 +43,13 @@ func PostgresURL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvDatabaseURL)
 	if admin == "" {
-		unavailable(t, "%s is not set (make test sets it)", EnvDatabaseURL)
+		unavailable(t, "PostgreSQL", "%s is not set (make test sets it)", EnvDatabaseURL)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		unavailable(t, "connect %s: %v", EnvDatabaseURL, err)
+		unavailable(t, "PostgreSQL", "connect %s: %v", EnvDatabaseURL, err)
 	}
 	defer conn.Close(ctx)
 	name := "t_" + randomHex(8)
