@@ -43,7 +43,7 @@ func PostgresURL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvDatabaseURL)
 	if admin == "" {
-		unavailable(t, "PostgreSQL", "%s is not set (make test sets it)", EnvDatabaseURL)
+		unavailable(t, "PostgreSQL", "%s is not set", EnvDatabaseURL)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
