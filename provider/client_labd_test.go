@@ -221,7 +221,7 @@ func TestClientControlAgainstLabd(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	start := time.Now()
-	l, err := wait(ctx, c, waitConfig{}, key, nil, 2*time.Minute, "to be RUNNING", untilPhase(key, api.PhaseRunning))
+	l, err := awaitLab(ctx, c, waitConfig{}, key, nil, 2*time.Minute, "to be RUNNING", untilPhase(key, api.PhaseRunning))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestClientControlAgainstLabd(t *testing.T) {
 	if _, err := c.Stop(ctx, key); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	l, err = wait(ctx, c, waitConfig{}, key, nil, time.Minute, "to be COMPLETED", func(l *api.LabInstanceRequest) (bool, error) {
+	l, err = awaitLab(ctx, c, waitConfig{}, key, nil, time.Minute, "to be COMPLETED", func(l *api.LabInstanceRequest) (bool, error) {
 		return l != nil && l.Status.Phase == api.PhaseCompleted, nil
 	})
 	if err != nil {

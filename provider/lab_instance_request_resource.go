@@ -25,6 +25,7 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/client"
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 )
 
 // Default timeouts of the timeouts block.
@@ -323,7 +324,7 @@ func (r *labInstanceRequestResource) Create(ctx context.Context, req resource.Cr
 	tflog.Info(ctx, "created lab", map[string]any{"lab": created.Key().String(), "uid": created.Metadata.UID, "wait_for": string(plan.waitFor())})
 
 	want := plan.waitFor()
-	final, err := wait(ctx, r.data.client, r.data.wait, created.Key(), created, timeout, "to be "+string(want), untilPhase(created.Key(), want))
+	final, err := awaitLab(ctx, r.data.client, r.data.wait, created.Key(), created, timeout, "to be "+string(want), untilPhase(created.Key(), want))
 	if final != nil {
 		plan.fromAPI(final)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -386,7 +387,7 @@ func (r *labInstanceRequestResource) Update(ctx context.Context, req resource.Up
 	}
 
 	if want := plan.waitFor(); want == api.PhaseRunning && waitsOnUpdate(string(l.Status.Phase)) {
-		final, err := wait(ctx, r.data.client, r.data.wait, key, l, timeout, "to be "+string(want), untilPhase(key, want))
+		final, err := awaitLab(ctx, r.data.client, r.data.wait, key, l, timeout, "to be "+string(want), untilPhase(key, want))
 		if final != nil {
 			l = final
 		}
@@ -444,7 +445,7 @@ func (r *labInstanceRequestResource) update(ctx context.Context, key api.Key, de
 			return nil, err
 		}
 		tflog.Debug(ctx, "update conflicted; re-reading", map[string]any{"lab": key.String(), "attempt": attempt + 1})
-		if err := sleepCtx(ctx, client.RetryPolicy{MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}.Backoff(attempt)); err != nil {
+		if err := wait.Sleep(ctx, client.RetryPolicy{MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}.Backoff(attempt)); err != nil {
 			return nil, err
 		}
 	}
@@ -477,7 +478,7 @@ func (r *labInstanceRequestResource) Delete(ctx context.Context, req resource.De
 	}
 	// labd marked the lab; its controller stops and removes the container,
 	// then drops the finalizer and the row. Done when labd answers 404.
-	if _, err := wait(ctx, r.data.client, r.data.wait, key, l, timeout, "to be deleted", untilGone); err != nil {
+	if _, err := awaitLab(ctx, r.data.client, r.data.wait, key, l, timeout, "to be deleted", untilGone); err != nil {
 		resp.Diagnostics.AddError("Lab "+key.String()+" was not deleted", err.Error())
 	}
 }
@@ -505,15 +506,4 @@ func fmtDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -107,12 +107,12 @@ type waiter struct {
 	rv   int64 // watch from here
 }
 
-// wait returns the lab's state once g is done, g's error, or a timeout
+// awaitLab returns the lab's state once g is done, g's error, or a timeout
 // error naming the last phase seen when ctx ends. cur is the state already
 // known (nil: read it first). It follows the watch stream (name-filtered)
 // and falls back to polling with backoff when the server answers 410 twice
 // in a row, does not offer watches, or the stream keeps failing.
-func wait(ctx context.Context, c *client.Client, cfg waitConfig, key api.Key, cur *api.LabInstanceRequest, timeout time.Duration, what string, g goal) (*api.LabInstanceRequest, error) {
+func awaitLab(ctx context.Context, c *client.Client, cfg waitConfig, key api.Key, cur *api.LabInstanceRequest, timeout time.Duration, what string, g goal) (*api.LabInstanceRequest, error) {
 	w := &waiter{c: c, cfg: cfg.withDefaults(), key: key, goal: g, what: what, timeout: timeout, last: cur}
 	if cur != nil {
 		w.rv = cur.Metadata.ResourceVersion

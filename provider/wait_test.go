@@ -134,7 +134,7 @@ func TestWaitRunningThroughWatch(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	l, err := wait(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	l, err := awaitLab(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestWaitFailedQuotesMessage(t *testing.T) {
 			go f.set(tc.phase, "pull image labrm/nope:1: not found")
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
-			l, err := wait(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+			l, err := awaitLab(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 			var pe *phaseError
 			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v; want a phase error containing %q", err, tc.want)
@@ -184,7 +184,7 @@ func TestWaitTimeoutNamesLastPhase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := wait(ctx, c, fastWait, key1, f.current(), 300*time.Millisecond, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	_, err := awaitLab(ctx, c, fastWait, key1, f.current(), 300*time.Millisecond, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 	if err == nil || !strings.Contains(err.Error(), "timed out after 300ms waiting for lab default/lab1 to be RUNNING; last phase seen: PROVISIONING") {
 		t.Fatalf("err = %v; want a timeout naming PROVISIONING", err)
 	}
@@ -199,7 +199,7 @@ func TestWaitCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := wait(ctx, c, fastWait, key1, f.current(), time.Hour, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	_, err := awaitLab(ctx, c, fastWait, key1, f.current(), time.Hour, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 	if err == nil || !strings.Contains(err.Error(), "interrupted while waiting for lab default/lab1 to be RUNNING; last phase seen: PENDING") {
 		t.Fatalf("err = %v; want an interruption naming PENDING", err)
 	}
@@ -224,7 +224,7 @@ func TestWaitGoneFallsBack(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	l, err := wait(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	l, err := awaitLab(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 	if err != nil || l.Status.Phase != api.PhaseRunning {
 		t.Fatalf("wait = %v, %v; want RUNNING", l, err)
 	}
@@ -241,7 +241,7 @@ func TestWaitWithoutWatch(t *testing.T) {
 	time.AfterFunc(100*time.Millisecond, func() { f.setQuietly(api.PhaseRunning) })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	l, err := wait(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	l, err := awaitLab(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 	if err != nil || l.Status.Phase != api.PhaseRunning {
 		t.Fatalf("wait = %v, %v; want RUNNING", l, err)
 	}
@@ -259,7 +259,7 @@ func TestWaitStreamClosingAtOnce(t *testing.T) {
 	time.AfterFunc(300*time.Millisecond, func() { f.setQuietly(api.PhaseRunning) })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	l, err := wait(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	l, err := awaitLab(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 	if err != nil || l.Status.Phase != api.PhaseRunning {
 		t.Fatalf("wait = %v, %v; want RUNNING", l, err)
 	}
@@ -280,7 +280,7 @@ func TestWaitResync(t *testing.T) {
 	defer cancel()
 	stale := f.current()
 	stale.Status.Phase = api.PhasePending
-	l, err := wait(ctx, c, cfg, key1, stale, 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	l, err := awaitLab(ctx, c, cfg, key1, stale, 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 	if err != nil || l.Status.Phase != api.PhaseRunning {
 		t.Fatalf("wait = %v, %v; want RUNNING", l, err)
 	}
@@ -300,7 +300,7 @@ func TestWaitGone(t *testing.T) {
 		}()
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		l, err := wait(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be deleted", untilGone)
+		l, err := awaitLab(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be deleted", untilGone)
 		if err != nil || l != nil {
 			t.Fatalf("wait = %v, %v; want gone", l, err)
 		}
@@ -314,7 +314,7 @@ func TestWaitGone(t *testing.T) {
 		f.mu.Unlock()
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		_, err := wait(ctx, c, fastWait, key1, nil, 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+		_, err := awaitLab(ctx, c, fastWait, key1, nil, 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
 		if err == nil || !strings.Contains(err.Error(), "was deleted while waiting") {
 			t.Fatalf("err = %v; want deleted while waiting", err)
 		}
@@ -324,7 +324,7 @@ func TestWaitGone(t *testing.T) {
 func TestWaitPendingReturnsAtOnce(t *testing.T) {
 	t.Parallel()
 	f, c := newFakeLabd(t, api.PhasePending)
-	l, err := wait(t.Context(), c, fastWait, key1, f.current(), time.Second, "to be PENDING", untilPhase(key1, api.PhasePending))
+	l, err := awaitLab(t.Context(), c, fastWait, key1, f.current(), time.Second, "to be PENDING", untilPhase(key1, api.PhasePending))
 	if err != nil || l.Status.Phase != api.PhasePending || f.gets.Load()+f.watches.Load() != 0 {
 		t.Fatalf("wait = %v, %v after %d requests; want PENDING at once", l, err, f.gets.Load()+f.watches.Load())
 	}

@@ -25,6 +25,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 )
 
 // Defaults.
@@ -232,18 +234,18 @@ func (c *Client) do(ctx context.Context, r request) (*result, error) {
 		if !c.retryable(r, err) || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
 			return nil, unwrapStatus(err)
 		}
-		wait := b.next(c.retry)
+		delay := b.next(c.retry)
 		if retryAfter > 0 {
 			if retryAfter > c.retry.MaxRetryAfter {
 				return nil, unwrapStatus(err)
 			}
-			wait = max(wait, retryAfter)
+			delay = max(delay, retryAfter)
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			return nil, unwrapStatus(err) // the retry could not finish in time anyway
 		}
-		c.log.DebugContext(ctx, "retrying request", "method", r.method, "url", target, "attempt", attempt, "wait", wait, "error", err)
-		if serr := sleep(ctx, wait); serr != nil {
+		c.log.DebugContext(ctx, "retrying request", "method", r.method, "url", target, "attempt", attempt, "delay", delay, "error", err)
+		if serr := wait.Sleep(ctx, delay); serr != nil {
 			return nil, fmt.Errorf("%s %s: %w (while retrying after: %v)", r.method, redact(target), serr, unwrapStatus(err))
 		}
 	}

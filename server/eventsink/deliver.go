@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -88,7 +88,7 @@ func (d *Dispatcher) cloudEvent(id identity, ev store.Event) (event.Event, error
 // metrics, logs and its bookmark's lag. beforeWait runs before each backoff.
 func (d *Dispatcher) deliver(ctx context.Context, s *sink, id identity, ev store.Event, beforeWait func()) error {
 	ce, cerr := d.cloudEvent(id, ev)
-	b := newBackoff(d.cfg.BackoffMin, d.cfg.BackoffMax)
+	b := wait.Backoff{Min: d.cfg.BackoffMin, Max: d.cfg.BackoffMax}
 	start := d.cfg.Now()
 	for attempt := 1; ; attempt++ {
 		err := cerr
@@ -107,17 +107,17 @@ func (d *Dispatcher) deliver(ctx context.Context, s *sink, id identity, ev store
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		wait := b.next()
+		delay := b.Next()
 		var se *StatusError
-		if errors.As(err, &se) && se.RetryAfter > wait {
-			wait = min(se.RetryAfter, d.cfg.BackoffMax)
+		if errors.As(err, &se) && se.RetryAfter > delay {
+			delay = min(se.RetryAfter, d.cfg.BackoffMax)
 		}
-		s.failed(d.cfg.Now(), err, wait)
-		d.cfg.Metrics.Failed(s.display, err, wait)
+		s.failed(d.cfg.Now(), err, delay)
+		d.cfg.Metrics.Failed(s.display, err, delay)
 		d.cfg.Logger.Warn("cloudevents: delivery failed; retrying", "sink", s.display, "event_id", ce.ID(),
-			"type", ev.Type, "subject", ev.Key.String(), "attempt", attempt, "retry_in", wait, "err", err)
+			"type", ev.Type, "subject", ev.Key.String(), "attempt", attempt, "retry_in", delay, "err", err)
 		beforeWait()
-		if !sleep(ctx, wait) {
+		if wait.Sleep(ctx, delay) != nil {
 			return ctx.Err()
 		}
 	}
@@ -205,31 +205,12 @@ func (s *sink) delivered(now time.Time) {
 	s.st.LastDeliveredTime = now
 }
 
-func (s *sink) failed(now time.Time, err error, wait time.Duration) {
+func (s *sink) failed(now time.Time, err error, delay time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.Failures++
 	s.st.ConsecutiveFailures++
-	s.st.Backoff = wait
+	s.st.Backoff = delay
 	s.st.LastError = err.Error()
 	s.st.LastErrorTime = now
 }
-
-// backoff doubles from min to max; each wait is jittered into [d/2, d] so
-// that replicas and sinks do not retry in lock-step.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi, cur: lo} }
-
-func (b *backoff) next() time.Duration {
-	d := b.cur
-	b.cur = min(b.cur*2, b.max)
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func (b *backoff) reset() { b.cur = b.min }

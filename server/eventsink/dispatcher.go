@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -137,7 +138,7 @@ func (d *Dispatcher) dropStaleBookmarks(ctx context.Context) error {
 
 // identity reads the installation id, retrying until ctx ends.
 func (d *Dispatcher) identity(ctx context.Context) (identity, bool) {
-	b := newBackoff(d.cfg.BackoffMin, d.cfg.BackoffMax)
+	b := wait.Backoff{Min: d.cfg.BackoffMin, Max: d.cfg.BackoffMax}
 	for {
 		inst, err := d.db.InstallationID(ctx)
 		if err == nil && inst == "" {
@@ -149,49 +150,49 @@ func (d *Dispatcher) identity(ctx context.Context) (identity, bool) {
 		if ctx.Err() != nil {
 			return identity{}, false
 		}
-		wait := b.next()
-		d.cfg.Logger.Warn("cloudevents: cannot read installation id", "err", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
+		delay := b.Next()
+		d.cfg.Logger.Warn("cloudevents: cannot read installation id", "err", err, "retry_in", delay)
+		if wait.Sleep(ctx, delay) != nil {
 			return identity{}, false
 		}
 	}
 }
 
-// minSettle is the first wait when events are written but not yet readable.
+// minSettle is the first delay when events are written but not yet readable.
 const minSettle = 5 * time.Millisecond
 
 // runSink feeds one sink until ctx ends.
 func (d *Dispatcher) runSink(ctx context.Context, s *sink, id identity) {
 	wake, stop := d.db.Subscribe()
 	defer stop()
-	dbBackoff := newBackoff(d.cfg.BackoffMin, d.cfg.BackoffMax)
+	dbBackoff := wait.Backoff{Min: d.cfg.BackoffMin, Max: d.cfg.BackoffMax}
 	settle := minSettle
 	for {
 		n, err := d.step(ctx, s, id)
 		if ctx.Err() != nil {
 			return
 		}
-		wait := d.cfg.PollInterval
+		delay := d.cfg.PollInterval
 		switch {
 		case err != nil:
-			wait = dbBackoff.next()
-			d.cfg.Logger.Warn("cloudevents: outbox read failed", "sink", s.display, "err", err, "retry_in", wait)
+			delay = dbBackoff.Next()
+			d.cfg.Logger.Warn("cloudevents: outbox read failed", "sink", s.display, "err", err, "retry_in", delay)
 		case n > 0:
-			dbBackoff.reset()
+			dbBackoff.Reset()
 			settle = minSettle
 			continue // more may be waiting
 		case n < 0:
 			// Newer events exist that a still open transaction keeps
 			// unreadable: look again soon rather than at the next poll.
-			wait, settle = min(settle, wait), min(settle*2, d.cfg.PollInterval)
+			delay, settle = min(settle, delay), min(settle*2, d.cfg.PollInterval)
 		default:
-			dbBackoff.reset()
+			dbBackoff.Reset()
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
-		case <-time.After(wait):
+		case <-time.After(delay):
 		}
 	}
 }
@@ -216,7 +217,7 @@ func (d *Dispatcher) step(ctx context.Context, s *sink, id identity) (int, error
 	}
 	// done is the highest position whose events have all been delivered;
 	// saved is what the bookmark holds. Progress is saved before every
-	// backoff wait, so a long outage of the sink does not leave delivered
+	// backoff delay, so a long outage of the sink does not leave delivered
 	// events to be delivered again by the next leader.
 	done, saved := pos, pos
 	save := func(ctx context.Context) {
@@ -338,16 +339,4 @@ func (s *sink) setPosition(pos int64) {
 	s.mu.Lock()
 	s.st.Position = max(s.st.Position, pos)
 	s.mu.Unlock()
-}
-
-// sleep waits d or until ctx ends; false means ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

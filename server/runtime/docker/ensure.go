@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/runtime"
 )
 
@@ -68,7 +69,7 @@ func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State,
 		case errors.Is(err, runtime.ErrNotFound) && !taken.IsZero() && time.Since(taken) < nameWait:
 			// A create in flight holds the name; it becomes visible soon
 			// (or fails and frees the name, and the next create wins).
-			if err := sleep(ctx, backoff); err != nil {
+			if err := wait.Sleep(ctx, backoff); err != nil {
 				return runtime.State{}, fmt.Errorf("ensure container %s: %w", spec.Name, err)
 			}
 			backoff = min(2*backoff, time.Second)
@@ -262,18 +263,6 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 		if m.Error != "" {
 			return errors.New(m.Error)
 		}
-	}
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
