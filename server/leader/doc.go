@@ -2,12 +2,17 @@
 //
 // # State model
 //
-// A replica is a standby or the leader. On PostgreSQL, leadership is a
-// session-level advisory lock (pg_try_advisory_lock) held on a dedicated
-// pgx connection outside the GORM pool: a pooled connection could go back
-// to the pool still holding the lock, and database/sql reconnects silently,
-// hiding a lost lock. The backend pid is recorded at acquisition and every
-// heartbeat checks that the same session still holds the lock.
+// A replica is a standby or the leader. On PostgreSQL, leadership is the
+// store's lock session (store.LockSession): a session-level advisory lock
+// on a dedicated connection, whose heartbeat checks that the backend that
+// took the lock still holds it. This package holds no SQL; it decides when
+// to try for the lock, how long to trust a failing heartbeat, and what to
+// do when leadership ends:
+//
+//	standby --TryLock ok, StartTerm--> leader
+//	leader  --ctx done--> stop work, Unlock, return
+//	leader  --lock lost, renew deadline passed, work failed or fenced-->
+//	        stop work, Unlock, close the session, wait a lease, standby
 //
 // Each acquisition starts a new term: the epoch in the leader_term row is
 // bumped, and every write the controller makes checks that epoch in its

@@ -5,16 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -70,7 +67,6 @@ func (c *Config) setDefaults() error {
 type Elector struct {
 	db  *store.DB
 	cfg Config
-	key int32 // second half of the two-key advisory lock
 
 	mu      sync.Mutex
 	leading bool
@@ -78,18 +74,12 @@ type Elector struct {
 	changes int64
 }
 
-// lockClass is the first half of the two-key advisory lock, so our lock
-// cannot collide with single-key locks other software takes.
-const lockClass int32 = 0x6c6162 // "lab"
-
 // New validates cfg and returns an elector. Leadership starts with Run.
 func New(db *store.DB, cfg Config) (*Elector, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	h := fnv.New32a()
-	h.Write([]byte(cfg.LockName))
-	return &Elector{db: db, cfg: cfg, key: int32(h.Sum32() & 0x7fffffff)}, nil
+	return &Elector{db: db, cfg: cfg}, nil
 }
 
 // Identity is this replica's identity.
@@ -142,32 +132,28 @@ func (e *Elector) Run(ctx context.Context) error {
 		// session died, its heartbeats failed, a newer term appeared)
 		// waits a lease before campaigning again, so that a healthy
 		// standby takes over rather than the replica that just failed.
-		wait := e.cfg.RetryPeriod
+		pause := e.cfg.RetryPeriod
 		if led {
-			wait = e.cfg.LeaseDuration
+			pause = e.cfg.LeaseDuration
 		}
-		select {
-		case <-ctx.Done():
+		if wait.Sleep(ctx, pause) != nil {
 			return nil
-		case <-time.After(wait):
 		}
 	}
 }
 
 func (e *Elector) runAlone(ctx context.Context) error {
-	backoff := e.cfg.RetryPeriod
+	backoff := wait.Backoff{Min: e.cfg.RetryPeriod, Max: time.Minute}
 	for {
 		err := e.leadAlone(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		e.cfg.Logger.Warn("leader work stopped; starting again", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		d := backoff.Next()
+		e.cfg.Logger.Warn("leader work stopped; starting again", "err", err, "retry_in", d)
+		if wait.Sleep(ctx, d) != nil {
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, time.Minute)
 	}
 }
 
@@ -189,67 +175,54 @@ func (e *Elector) leadAlone(ctx context.Context) error {
 // period and, once it has it, leads until the session or the work fails.
 // led reports whether it led.
 func (e *Elector) campaign(ctx context.Context) (led bool, err error) {
-	conn, err := e.connect(ctx)
+	s, err := e.openSession(ctx)
 	if err != nil {
-		return false, fmt.Errorf("connect lock session: %w", err)
+		return false, err
 	}
-	defer conn.Close(context.Background())
-	var pid int32
+	defer s.Close(context.Background())
 	for {
-		var got bool
 		qctx, cancel := context.WithTimeout(ctx, e.cfg.RetryPeriod)
-		err := conn.QueryRow(qctx, "SELECT pg_try_advisory_lock($1, $2), pg_backend_pid()", lockClass, e.key).Scan(&got, &pid)
+		got, err := s.TryLock(qctx)
 		cancel()
 		if err != nil {
-			return false, fmt.Errorf("try lock: %w", err)
+			return false, err
 		}
 		if got {
 			break
 		}
-		select {
-		case <-ctx.Done():
+		if wait.Sleep(ctx, e.cfg.RetryPeriod) != nil {
 			return false, nil
-		case <-time.After(e.cfg.RetryPeriod):
 		}
 	}
-	err = e.lead(ctx, conn, pid)
+	err = e.lead(ctx, s)
 	// Free the lock now rather than when the server notices: a standby
 	// takes over within one retry period.
 	uctx, cancel := context.WithTimeout(context.Background(), e.cfg.RetryPeriod)
 	defer cancel()
-	if _, uerr := conn.Exec(uctx, "SELECT pg_advisory_unlock($1, $2)", lockClass, e.key); uerr != nil {
+	if uerr := s.Unlock(uctx); uerr != nil {
 		e.cfg.Logger.Debug("unlock", "err", uerr)
 	}
 	return true, err
 }
 
-// connect opens the dedicated lock session. idle_session_timeout is the
-// lease: a leader that stops heartbeating loses its session and the lock.
-func (e *Elector) connect(ctx context.Context) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(e.db.PostgresURL())
-	if err != nil {
-		return nil, err
-	}
-	cfg.RuntimeParams["application_name"] = truncate("labd-leader:"+e.cfg.Identity, 63)
-	cfg.RuntimeParams["idle_session_timeout"] = strconv.FormatInt(e.cfg.LeaseDuration.Milliseconds(), 10)
-	keepalive := max(e.cfg.RetryPeriod/time.Second, 1)
-	cfg.RuntimeParams["tcp_keepalives_idle"] = strconv.FormatInt(int64(keepalive), 10)
-	cfg.RuntimeParams["tcp_keepalives_interval"] = strconv.FormatInt(int64(keepalive), 10)
-	cfg.RuntimeParams["tcp_keepalives_count"] = "3"
+// openSession opens the dedicated lock session. Its idle_session_timeout
+// is the lease: a leader that stops heartbeating loses its session and the
+// lock. TCP keepalives probe every retry period.
+func (e *Elector) openSession(ctx context.Context) (*store.LockSession, error) {
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.RenewDeadline)
 	defer cancel()
-	return pgx.ConnectConfig(cctx, cfg)
+	return e.db.OpenLockSession(cctx, store.LockSessionConfig{
+		Name:        e.cfg.LockName,
+		Identity:    e.cfg.Identity,
+		IdleTimeout: e.cfg.LeaseDuration,
+		Keepalive:   e.cfg.RetryPeriod,
+	})
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
-// lead starts a term and runs the work while heartbeats succeed.
-func (e *Elector) lead(ctx context.Context, conn *pgx.Conn, pid int32) error {
+// lead starts a term and runs the work while heartbeats succeed. A lost
+// lock stops the work at once; other heartbeat failures are tolerated for
+// up to the renew deadline.
+func (e *Elector) lead(ctx context.Context, s *store.LockSession) error {
 	term, err := e.db.StartTerm(ctx, e.cfg.Identity)
 	if err != nil {
 		return fmt.Errorf("start term: %w", err)
@@ -280,12 +253,14 @@ func (e *Elector) lead(ctx context.Context, conn *pgx.Conn, pid int32) error {
 			}
 			return errors.New("leader work ended")
 		case <-tick.C:
-			err := e.heartbeat(ctx, conn, pid)
+			hctx, cancel := context.WithTimeout(ctx, e.cfg.RetryPeriod)
+			err := s.Heartbeat(hctx)
+			cancel()
 			if err == nil {
 				lastOK = time.Now()
 				continue
 			}
-			if errors.Is(err, errLockLost) || time.Since(lastOK) >= e.cfg.RenewDeadline {
+			if errors.Is(err, store.ErrLockLost) || time.Since(lastOK) >= e.cfg.RenewDeadline {
 				stopWork()
 				<-workDone
 				return fmt.Errorf("leadership lost: %w", err)
@@ -293,30 +268,6 @@ func (e *Elector) lead(ctx context.Context, conn *pgx.Conn, pid int32) error {
 			e.cfg.Logger.Warn("leader heartbeat failed", "err", err, "since_last_ok", time.Since(lastOK))
 		}
 	}
-}
-
-var errLockLost = errors.New("lock session no longer holds the lock")
-
-// heartbeat checks that the session that took the lock is the one that
-// answers and that it still holds the lock.
-func (e *Elector) heartbeat(ctx context.Context, conn *pgx.Conn, pid int32) error {
-	hctx, cancel := context.WithTimeout(ctx, e.cfg.RetryPeriod)
-	defer cancel()
-	var nowPid int32
-	var held bool
-	err := conn.QueryRow(hctx, `SELECT pg_backend_pid(), EXISTS (
-		SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-		AND classid = $1::int::oid AND objid = $2::int::oid AND objsubid = 2)`, lockClass, e.key).Scan(&nowPid, &held)
-	if err != nil {
-		if conn.IsClosed() {
-			return fmt.Errorf("%w: %v", errLockLost, err)
-		}
-		return err
-	}
-	if nowPid != pid || !held {
-		return fmt.Errorf("%w (pid %d, now %d, held %v)", errLockLost, pid, nowPid, held)
-	}
-	return nil
 }
 
 // Status answers GET /api/status/leader: this replica's view and, from the
@@ -329,14 +280,9 @@ func (e *Elector) Status(ctx context.Context) (api.LeaderStatus, error) {
 	if err != nil {
 		return st, err
 	}
-	held := true
+	held := true // SQLite: the one replica leads while it runs
 	if e.db.IsPostgres() {
-		err := e.db.InTx(ctx, func(tx *store.Tx) error {
-			return tx.Raw(ctx, &held, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-				AND classid = ?::int::oid AND objid = ?::int::oid AND objsubid = 2)`, lockClass, e.key)
-		})
-		if err != nil {
+		if held, err = e.db.LockHeld(ctx, e.cfg.LockName); err != nil {
 			return st, err
 		}
 	}

@@ -153,13 +153,8 @@ func TestLostLockSessionStopsLeader(t *testing.T) {
 	old := leaders(rs)[0]
 	oldTerm := old.terms[0]
 	ctx := context.Background()
-	err := db.InTx(ctx, func(tx *store.Tx) error {
-		var killed []bool
-		return tx.Raw(ctx, &killed, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = ?`, "labd-leader:"+old.e.Identity())
-	})
-	if err != nil {
-		t.Fatal(err)
+	if n := servertest.TerminatePostgresSessions(t, db.PostgresURL(), "labd-leader:"+old.e.Identity()); n != 1 {
+		t.Fatalf("terminated %d lock sessions, want 1", n)
 	}
 	waitUntil(t, "the old leader to stop", func() bool {
 		old.mu.Lock()
@@ -188,6 +183,31 @@ func TestLostLockSessionStopsLeader(t *testing.T) {
 	})
 	if api.ErrorCode(err) != api.EFENCED {
 		t.Fatalf("write under the lost term: %v, want fenced", err)
+	}
+}
+
+// TestLeaseWaitAfterLoss: a replica that lost its lock against its will
+// waits a lease before campaigning again, even with no one else to take
+// over, then leads under a new term.
+func TestLeaseWaitAfterLoss(t *testing.T) {
+	t.Parallel()
+	db := servertest.OpenStore(t, servertest.Postgres)
+	r := startReplica(t, db, "alone")
+	waitUntil(t, "leadership", r.isLeading)
+	if n := servertest.TerminatePostgresSessions(t, db.PostgresURL(), "labd-leader:alone"); n != 1 {
+		t.Fatalf("terminated %d lock sessions, want 1", n)
+	}
+	waitUntil(t, "the leader to stop", func() bool { return !r.isLeading() })
+	stoppedAt := time.Now()
+	waitUntil(t, "leadership again", r.isLeading)
+	// 3s lease; the slack covers polling. A retry period would be 200ms.
+	if d := time.Since(stoppedAt); d < 2500*time.Millisecond {
+		t.Errorf("campaigned again after %s, want about the 3s lease", d)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.terms) != 2 || r.terms[1].Epoch <= r.terms[0].Epoch {
+		t.Fatalf("terms %+v, want a second, newer one", r.terms)
 	}
 }
 

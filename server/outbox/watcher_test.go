@@ -16,6 +16,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/outbox"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/store/storetest"
 )
 
 func newLab(name string) *api.LabInstanceRequest {
@@ -110,7 +111,7 @@ func TestExpiredBookmarkRelists(t *testing.T) {
 		if _, err := tx.LockBookmark(ctx, "slow", 0); err != nil {
 			return err
 		}
-		return tx.Exec(ctx, "UPDATE outbox_floor SET position = (SELECT MAX(position) FROM outbox)")
+		return storetest.Exec(ctx, tx, "UPDATE outbox_floor SET position = (SELECT MAX(position) FROM outbox)")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func crashChild() {
 	w := outbox.NewWatcher(db, outbox.Config{Name: "crashy", BatchSize: 5, PollInterval: 20 * time.Millisecond},
 		func(ctx context.Context, tx *store.Tx, evs []store.Event) error {
 			for _, ev := range evs {
-				if err := tx.Exec(ctx, "INSERT INTO handled (event_id) VALUES (?)", ev.ID); err != nil {
+				if err := storetest.Exec(ctx, tx, "INSERT INTO handled (event_id) VALUES (?)", ev.ID); err != nil {
 					return err
 				}
 				time.Sleep(time.Duration(rand.IntN(4)) * time.Millisecond)
@@ -190,7 +191,9 @@ func TestCrashMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.InTx(ctx, func(tx *store.Tx) error { return tx.Exec(ctx, "CREATE TABLE handled (event_id bigint NOT NULL)") }); err != nil {
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		return storetest.Exec(ctx, tx, "CREATE TABLE handled (event_id bigint NOT NULL)")
+	}); err != nil {
 		t.Fatal(err)
 	}
 	const events = 120
@@ -229,7 +232,7 @@ func TestCrashMidBatch(t *testing.T) {
 	for {
 		err := db.InTx(ctx, func(tx *store.Tx) error {
 			var row struct{ Total, Distinct int64 }
-			err := tx.Raw(ctx, &row, "SELECT COUNT(*) AS total, COUNT(DISTINCT event_id) AS distinct FROM handled")
+			err := storetest.Raw(ctx, tx, &row, "SELECT COUNT(*) AS total, COUNT(DISTINCT event_id) AS distinct FROM handled")
 			total, distinct = row.Total, row.Distinct
 			return err
 		})
@@ -249,7 +252,7 @@ func TestCrashMidBatch(t *testing.T) {
 	}
 	var missing int64
 	db.InTx(ctx, func(tx *store.Tx) error {
-		return tx.Raw(ctx, &missing, "SELECT COUNT(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM handled h WHERE h.event_id = o.id)")
+		return storetest.Raw(ctx, tx, &missing, "SELECT COUNT(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM handled h WHERE h.event_id = o.id)")
 	})
 	if missing != 0 {
 		t.Fatalf("%d events never handled", missing)

@@ -18,6 +18,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/runtime/docker"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/store/storetest"
 )
 
 // clock is real time plus an offset the test can move forward, so that
@@ -425,7 +426,7 @@ func TestAdoptsContainerAfterCrash(t *testing.T) {
 		if l.Status.Phase != api.PhaseRunning && l.Status.Phase != api.PhaseProvisioning {
 			t.Fatalf("phase after first run: %s", l.Status.Phase)
 		}
-		return tx.Exec(ctx, `UPDATE lab_instances SET phase = 'PROVISIONING',
+		return storetest.Exec(ctx, tx, `UPDATE lab_instances SET phase = 'PROVISIONING',
 			object = jsonb_set(jsonb_set(object, '{status,phase}', '"PROVISIONING"'), '{status,container_id}', '""') WHERE uid = ?`, l.Metadata.UID)
 	})
 	if err != nil {

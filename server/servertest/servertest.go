@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,32 @@ func PostgresURL(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// TerminatePostgresSessions ends, through the admin connection, every
+// session of the database in dsn whose application_name is appName, as
+// if its connection had died; it returns how many it ended. Tests use it
+// to take a lock session away from a leader.
+func TerminatePostgresSessions(t testing.TB, dsn, appName string) int {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", dsn, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, os.Getenv(EnvDatabaseURL))
+	if err != nil {
+		unavailable(t, "PostgreSQL", "connect %s: %v", EnvDatabaseURL, err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = $1 AND application_name = $2`, strings.TrimPrefix(u.Path, "/"), appName).Scan(&n)
+	if err != nil {
+		t.Fatalf("terminate sessions %q: %v", appName, err)
+	}
+	return n
 }
 
 // SQLiteURL returns a store URL of a fresh SQLite file in the test's temp dir.

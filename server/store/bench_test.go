@@ -9,6 +9,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/store/storetest"
 )
 
 // BenchmarkCreate measures create throughput (row, labels, outbox event in
@@ -38,7 +39,7 @@ func BenchmarkListFiltered(b *testing.B) {
 	db := servertest.OpenStore(b, servertest.Postgres)
 	ctx := context.Background()
 	err := db.InTx(ctx, func(tx *store.Tx) error {
-		return tx.Exec(ctx, `INSERT INTO lab_instances (uid, namespace, name, resource_version, generation, phase, student_email, created_at, object)
+		return storetest.Exec(ctx, tx, `INSERT INTO lab_instances (uid, namespace, name, resource_version, generation, phase, student_email, created_at, object)
 			SELECT 'u' || i, 'default', 'lab-' || i, i, 1, 'RUNNING', 's' || (i % 2000) || '@university.edu', now(),
 				'{"spec":{"lab_template":"busybox","student_email":"s@university.edu","duration_minutes":60},"status":{"phase":"RUNNING"}}'::jsonb
 			FROM generate_series(1, 10000) AS i`)

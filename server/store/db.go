@@ -184,8 +184,9 @@ func (db *DB) Close() error {
 // supports several replicas).
 func (db *DB) IsPostgres() bool { return db.postgres }
 
-// PostgresURL returns the DSN, for the parts that need a dedicated
-// connection outside the pool (leader election). "" for SQLite.
+// PostgresURL returns the DSN, for tests that act on the store's
+// database from outside (servertest.TerminatePostgresSessions). "" for
+// SQLite.
 func (db *DB) PostgresURL() string {
 	if !db.postgres {
 		return ""

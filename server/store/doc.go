@@ -1,7 +1,8 @@
 // Package store keeps lab instances, the transactional outbox, watcher
-// bookmarks and leader terms, in PostgreSQL (production, several replicas)
-// or an embedded SQLite file (one replica). It is the only package that
-// talks to the database through GORM.
+// bookmarks, leader terms and the leader lock, in PostgreSQL (production,
+// several replicas) or an embedded SQLite file (one replica). It is the
+// only package that holds SQL or imports GORM or pgx; internal/archtest
+// checks that.
 //
 // # Versions and positions
 //
@@ -38,6 +39,26 @@
 // transaction running when its snapshot was taken: a watch from there sees
 // every change the list missed, and possibly a few it already reflects, so
 // watch consumers must be idempotent (they are level-based anyway).
+//
+// # Leader lock
+//
+// A LockSession (DB.OpenLockSession) is a session-level advisory lock on a
+// dedicated pgx connection outside the GORM pool: a pooled connection could
+// go back to the pool still holding the lock, and database/sql reconnects
+// silently, hiding a lost lock. TryLock records the backend pid; Heartbeat
+// checks that the same backend answers and still holds the lock, and fails
+// with ErrLockLost otherwise. The session's idle_session_timeout and TCP
+// keepalives make the server end a silent holder's session, which frees
+// the lock. DB.LockHeld tells whether anyone holds it. When to try, how
+// long to trust a failing heartbeat and what to do on loss is the
+// election's business (package leader); Term, StartTerm and CheckFence
+// (term.go) fence the writes of a deposed leader.
+//
+// # Test hooks
+//
+// Tx has no raw SQL methods. Tests that must inspect the database or set
+// up states the typed methods cannot reach use package storetest, which
+// only test files may import (internal/archtest checks that).
 //
 // # Failure handling
 //

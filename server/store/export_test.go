@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -29,4 +31,24 @@ func Migrations(dialect string) ([]string, error) {
 		out = append(out, m.name)
 	}
 	return out, err
+}
+
+// ReconnectForTest replaces the lock session's connection with a new one,
+// as database/sql would after losing the old: the old session ends (and
+// its lock with it). With relock the new session takes the lock too, so
+// that only the backend pid tells the two sessions apart.
+func ReconnectForTest(ctx context.Context, s *LockSession, relock bool) error {
+	conn, err := pgx.ConnectConfig(ctx, s.conn.Config())
+	if err != nil {
+		return err
+	}
+	s.conn.Close(ctx)
+	s.conn = conn
+	if relock {
+		// Waits until the server has ended the old session.
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", lockClass, s.key); err != nil {
+			return fmt.Errorf("relock: %w", err)
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/store/storetest"
 )
 
 func TestSQLiteSingleProcess(t *testing.T) {
@@ -69,7 +70,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 	var n int
 	if err := dbs[0].InTx(ctx, func(tx *store.Tx) error {
-		return tx.Raw(ctx, &n, "SELECT COUNT(*) FROM schema_migrations")
+		return storetest.Raw(ctx, tx, &n, "SELECT COUNT(*) FROM schema_migrations")
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestPositionBaseSurvivesRestore(t *testing.T) {
 	l := mustCreate(t, db, newLab("old"))
 	const future = int64(1) << 40
 	err = db.InTx(ctx, func(tx *store.Tx) error {
-		return tx.Exec(ctx, "UPDATE outbox SET position = position + ?", future)
+		return storetest.Exec(ctx, tx, "UPDATE outbox SET position = position + ?", future)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,18 +129,18 @@ func TestListUsesIndexes(t *testing.T) {
 	db := servertest.OpenStore(t, servertest.Postgres)
 	ctx := context.Background()
 	err := db.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.Exec(ctx, `INSERT INTO lab_instances (uid, namespace, name, resource_version, generation, phase, student_email, created_at, object)
+		if err := storetest.Exec(ctx, tx, `INSERT INTO lab_instances (uid, namespace, name, resource_version, generation, phase, student_email, created_at, object)
 			SELECT 'u' || i, 'ns' || (i % 50), 'lab-' || i, i, 1,
 				(ARRAY['PENDING','RUNNING','COMPLETED','FAILED'])[1 + i % 4],
 				's' || (i % 2000) || '@university.edu', now(), '{}'::jsonb
 			FROM generate_series(1, 10000) AS i`); err != nil {
 			return err
 		}
-		if err := tx.Exec(ctx, `INSERT INTO lab_labels (uid, key, value)
+		if err := storetest.Exec(ctx, tx, `INSERT INTO lab_labels (uid, key, value)
 			SELECT 'u' || i, 'course', 'c' || (i % 500) FROM generate_series(1, 10000) AS i`); err != nil {
 			return err
 		}
-		return tx.Exec(ctx, "ANALYZE")
+		return storetest.Exec(ctx, tx, "ANALYZE")
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/store/storetest"
 )
 
 // TestOutboxNoGapWhileWriterOpen holds one writer's transaction open while
@@ -222,7 +223,7 @@ func TestFenceBlocksTakeover(t *testing.T) {
 	waitFor(t, func() bool {
 		var n int
 		err := db.InTx(ctx, func(tx *store.Tx) error {
-			return tx.Raw(ctx, &n, `SELECT COUNT(*) FROM pg_stat_activity
+			return storetest.Raw(ctx, tx, &n, `SELECT COUNT(*) FROM pg_stat_activity
 				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE leader_term%'`)
 		})
 		return err == nil && n == 1

@@ -1,5 +1,9 @@
 package store
 
+// Leader terms and fencing: each acquisition of leadership bumps an epoch,
+// and writes made under an older one are refused. The lock that decides
+// who may start a term is in lock.go.
+
 import (
 	"context"
 	"fmt"
@@ -67,41 +71,3 @@ func (tx *Tx) checkFence(ctx context.Context, epoch int64) error {
 
 // CheckFence is checkFence for callers that make their own writes in tx.
 func (tx *Tx) CheckFence(ctx context.Context, epoch int64) error { return tx.checkFence(ctx, epoch) }
-
-// AddCounter adds delta to a named counter (finalizers completed, ...),
-// in the caller's transaction so that it counts exactly the writes that
-// committed.
-func (tx *Tx) AddCounter(ctx context.Context, name string, delta int64) error {
-	err := tx.g.WithContext(ctx).Exec(`INSERT INTO counters (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value`, name, delta).Error
-	if err != nil {
-		return fmt.Errorf("add counter %s: %w", name, err)
-	}
-	return nil
-}
-
-// Counters returns every named counter.
-func (tx *Tx) Counters(ctx context.Context) (map[string]int64, error) {
-	var rows []struct {
-		Name  string
-		Value int64
-	}
-	if err := tx.g.WithContext(ctx).Raw("SELECT name, value FROM counters").Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("read counters: %w", err)
-	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.Name] = r.Value
-	}
-	return out, nil
-}
-
-// InstallationID names this store; it is made once, by the first
-// migration, and never changes.
-func (db *DB) InstallationID(ctx context.Context) (string, error) {
-	var id string
-	if err := db.g.WithContext(ctx).Raw("SELECT uid FROM installation WHERE id = 1").Scan(&id).Error; err != nil {
-		return "", fmt.Errorf("read installation id: %w", err)
-	}
-	return id, nil
-}

@@ -17,7 +17,6 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/client"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
-	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
 var (
@@ -217,19 +216,10 @@ func TestHighAvailability(t *testing.T) {
 
 	// Kill the new leader's lock session on the server: it must stop
 	// leading, and the last replica takes over.
-	db, err := store.Open(context.Background(), store.Config{URL: dbURL})
-	if err != nil {
-		t.Fatal(err)
+	if n := servertest.TerminatePostgresSessions(t, dbURL, "labd-leader:"+next.id); n != 1 {
+		t.Fatalf("terminated %d lock sessions of %s, want 1", n, next.id)
 	}
-	defer db.Close()
 	ctx := context.Background()
-	err = db.InTx(ctx, func(tx *store.Tx) error {
-		var ok []bool
-		return tx.Raw(ctx, &ok, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?", "labd-leader:"+next.id)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var third *proc
 	var thirdSt api.LeaderStatus
 	poll(t, "the remaining replica to lead", 30*time.Second, func() bool {
