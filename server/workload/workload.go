@@ -1,24 +1,18 @@
-// Package runtime defines what the controller needs from a container
-// engine. The Docker implementation lives in runtime/docker; the controller
-// depends only on this package, so its decisions are tested without Docker
-// and its effects with the real engine.
-//
-// Every operation is idempotent on the container name, which is derived
-// from the lab's uid: the name is the idempotency key that makes a retried
-// or repeated create adopt what an earlier attempt made.
-package runtime
+package workload
 
 import (
-	"context"
-	"errors"
+	"fmt"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
 )
 
-// Labels put on every container; GC and adoption read them back.
+// Labels put on every workload; the garbage collector and adoption read
+// them back.
 const (
 	LabelManagedBy    = "managed-by"
 	LabelResourceUID  = "resource-uid"
@@ -28,56 +22,108 @@ const (
 	LabelSpecHash     = "spec-hash"
 	LabelInstallation = "installation"
 
-	// ManagedBy is the value of LabelManagedBy on our containers.
+	// ManagedBy is the value of LabelManagedBy on our workloads.
 	ManagedBy = "labd"
 )
 
-// Errors the controller branches on.
-var (
-	// ErrNotFound: no container of that name.
-	ErrNotFound = errors.New("container not found")
-	// ErrImage: the image is not present and cannot be pulled; retrying
-	// will not help, the lab fails.
-	ErrImage = errors.New("image unavailable")
-)
+// Name is the name of the workload of the lab with this uid. Derived from
+// the uid, it is the idempotency key that lets a retried start adopt what
+// an earlier one made; it is also a valid DNS-1123 label (a pod name).
+func Name(uid string) string { return "lab-" + uid }
 
-// Spec is the container a lab asks for.
-type Spec struct {
-	Name        string // deterministic, from the lab's uid
-	Image       string
-	Env         map[string]string
-	Labels      map[string]string // includes the Label* keys above
-	NanoCPUs    int64
+// Ours reports whether labels mark a workload as made by this
+// installation: managed by labd and carrying installation's id. Another
+// installation's workloads on a shared engine are never touched.
+func Ours(labels map[string]string, installation string) bool {
+	return labels[LabelManagedBy] == ManagedBy && labels[LabelInstallation] == installation
+}
+
+// Resources is an amount of CPU and memory: what a workload is limited to,
+// what a lab reserves, what an engine offers in total.
+type Resources struct {
+	MilliCPU    int64
 	MemoryBytes int64
-	PidsLimit   int64
+}
+
+// Fits reports whether r fits within in.
+func (r Resources) Fits(in Resources) bool {
+	return r.MilliCPU <= in.MilliCPU && r.MemoryBytes <= in.MemoryBytes
+}
+
+// Sub is r less o.
+func (r Resources) Sub(o Resources) Resources {
+	return Resources{r.MilliCPU - o.MilliCPU, r.MemoryBytes - o.MemoryBytes}
+}
+
+func (r Resources) String() string {
+	return fmt.Sprintf("cpu %s, memory %s", api.FormatCPU(r.MilliCPU), api.FormatMemory(r.MemoryBytes))
+}
+
+// Spec is the workload a lab asks for. Fields are engine-neutral; each
+// engine maps them onto its own (Docker: NanoCPUs, Memory, PidsLimit).
+type Spec struct {
+	Name   string // Name(uid)
+	Image  string
+	Env    map[string]string
+	Labels map[string]string // includes the Label* keys above
+	// Limits caps what the workload may use. (What a scheduler reserves
+	// for it is the same today; requests, when they differ, get their own
+	// field.)
+	Limits      Resources
+	PidsLimit   int64 // 0: the engine's default
 	StopTimeout time.Duration
 }
 
-// State is what the engine reports about a container.
-type State struct {
-	ID         string
-	Name       string
-	Image      string
-	Status     string // created, running, paused, restarting, removing, exited, dead
-	Running    bool
+// State is where a workload is in its life; see the package doc.
+type State string
+
+// States.
+const (
+	Pending State = "pending"
+	Running State = "running"
+	Exited  State = "exited"
+)
+
+// Status is what an engine reports about a workload.
+type Status struct {
+	Name  string
+	ID    string // the engine's id (a container id, a pod uid)
+	Image string
+	State State
+	// Detail is the engine's own word for the state, for logs and
+	// diagnostics (Docker: created, running, paused, restarting,
+	// removing, exited or dead).
+	Detail string
+	// Reason is a short CamelCase cause of the state when the engine gives
+	// one (a scheduler's "Unschedulable"); Message is the engine's
+	// explanation, set only when something is wrong or pending for a
+	// reason: a workload that exited with a Message failed.
+	Reason  string
+	Message string
+
 	ExitCode   int
 	OOMKilled  bool
-	Error      string // the engine's own error text, if any
-	StartedAt  time.Time
-	FinishedAt time.Time
 	Created    time.Time
+	StartedAt  time.Time // zero until it started
+	FinishedAt time.Time // zero until it exited
 	Labels     map[string]string
-	// Ports maps a container port ("8080/tcp") to the published host port ("49153").
+
+	// Address is the workload's own IP address on the engine's network,
+	// where a proxy on that network reaches its ports directly; "" when
+	// the engine does not say.
+	Address string
+	// Ports maps a workload port ("8080/tcp") to the port the engine
+	// published it on ("49153"), reachable at AccessHost. Empty when
+	// nothing is published (a workload reached only at Address).
 	Ports map[string]string
 	// AccessHost is the host name at which published ports are reachable
-	// (the runtime's configuration, e.g. "localhost"), so the controller
-	// can build an access URL without knowing how the engine is set up.
+	// (the engine's configuration, e.g. "localhost").
 	AccessHost string
 }
 
 // AccessURL is the URL a student opens: http://<AccessHost>:<host port> of
-// the lowest published TCP container port, or "" when nothing is published.
-func (s State) AccessURL() string {
+// the lowest published TCP workload port, or "" when nothing is published.
+func (s Status) AccessURL() string {
 	var ports []int
 	hostPort := map[int]string{}
 	for cport, hport := range s.Ports {
@@ -94,26 +140,4 @@ func (s State) AccessURL() string {
 	}
 	sort.Ints(ports)
 	return "http://" + net.JoinHostPort(s.AccessHost, hostPort[ports[0]])
-}
-
-// Runtime runs lab containers.
-type Runtime interface {
-	// Ensure makes the container of spec.Name exist and run. A container
-	// already of that name is adopted when its labels carry the same
-	// resource uid and spec hash, and replaced otherwise. An image that is
-	// neither present nor pullable gives an error wrapping ErrImage.
-	Ensure(ctx context.Context, spec Spec) (State, error)
-	// Inspect reports a container by name, or ErrNotFound.
-	Inspect(ctx context.Context, name string) (State, error)
-	// Stop stops a container (SIGTERM, SIGKILL after timeout). Not found is success.
-	Stop(ctx context.Context, name string, timeout time.Duration) error
-	// Remove force-removes a container. Not found, or removal already in
-	// progress, is success.
-	Remove(ctx context.Context, name string) error
-	// Logs returns the last lines of the container's output (stdout and stderr).
-	Logs(ctx context.Context, name string, lines int) (string, error)
-	// List returns every container labelled managed-by=labd.
-	List(ctx context.Context) ([]State, error)
-	// Ping checks that the engine answers.
-	Ping(ctx context.Context) error
 }
