@@ -17,7 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
+	"github.com/labrm/terraform-provider-lab/server/reconcile"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 const namespace = "labd"
@@ -220,59 +221,66 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, ok)
 }
 
-// Runtime wraps a container runtime and counts its failed calls. Not
-// found is an answer, not a failure.
-func (m *Metrics) Runtime(rt runtime.Runtime) runtime.Runtime { return &countingRuntime{rt: rt, m: m} }
+// Engine wraps the controller's engine and counts its failed calls (the
+// docker_errors_total metric keeps its name: Docker is the engine labd
+// runs today). Not found is an answer, not a failure.
+func (m *Metrics) Engine(e reconcile.Engine) reconcile.Engine { return &countingEngine{e: e, m: m} }
 
-type countingRuntime struct {
-	rt runtime.Runtime
-	m  *Metrics
+type countingEngine struct {
+	e reconcile.Engine
+	m *Metrics
 }
 
-func (c *countingRuntime) count(op string, err error) {
-	if err != nil && !errors.Is(err, runtime.ErrNotFound) && !errors.Is(err, context.Canceled) {
+func (c *countingEngine) count(op string, err error) {
+	if err != nil && !errors.Is(err, workload.ErrNotFound) && !errors.Is(err, context.Canceled) {
 		c.m.dockerErrors.WithLabelValues(op).Inc()
 	}
 }
 
-func (c *countingRuntime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State, error) {
-	st, err := c.rt.Ensure(ctx, spec)
+func (c *countingEngine) Ensure(ctx context.Context, spec workload.Spec) (workload.Status, error) {
+	st, err := c.e.Ensure(ctx, spec)
 	c.count("ensure", err)
 	return st, err
 }
 
-func (c *countingRuntime) Inspect(ctx context.Context, name string) (runtime.State, error) {
-	st, err := c.rt.Inspect(ctx, name)
+func (c *countingEngine) Inspect(ctx context.Context, name string) (workload.Status, error) {
+	st, err := c.e.Inspect(ctx, name)
 	c.count("inspect", err)
 	return st, err
 }
 
-func (c *countingRuntime) Stop(ctx context.Context, name string, timeout time.Duration) error {
-	err := c.rt.Stop(ctx, name, timeout)
+func (c *countingEngine) Stop(ctx context.Context, name string, timeout time.Duration) error {
+	err := c.e.Stop(ctx, name, timeout)
 	c.count("stop", err)
 	return err
 }
 
-func (c *countingRuntime) Remove(ctx context.Context, name string) error {
-	err := c.rt.Remove(ctx, name)
+func (c *countingEngine) Remove(ctx context.Context, name string) error {
+	err := c.e.Remove(ctx, name)
 	c.count("remove", err)
 	return err
 }
 
-func (c *countingRuntime) Logs(ctx context.Context, name string, lines int) (string, error) {
-	out, err := c.rt.Logs(ctx, name, lines)
+func (c *countingEngine) Logs(ctx context.Context, name string, lines int) (string, error) {
+	out, err := c.e.Logs(ctx, name, lines)
 	c.count("logs", err)
 	return out, err
 }
 
-func (c *countingRuntime) List(ctx context.Context) ([]runtime.State, error) {
-	out, err := c.rt.List(ctx)
+func (c *countingEngine) List(ctx context.Context) ([]workload.Status, error) {
+	out, err := c.e.List(ctx)
 	c.count("list", err)
 	return out, err
 }
 
-func (c *countingRuntime) Ping(ctx context.Context) error {
-	err := c.rt.Ping(ctx)
+func (c *countingEngine) Capacity(ctx context.Context) (workload.Resources, error) {
+	r, err := c.e.Capacity(ctx)
+	c.count("capacity", err)
+	return r, err
+}
+
+func (c *countingEngine) Ping(ctx context.Context) error {
+	err := c.e.Ping(ctx)
 	c.count("ping", err)
 	return err
 }

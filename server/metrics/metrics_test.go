@@ -13,19 +13,20 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/metrics"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
+	"github.com/labrm/terraform-provider-lab/server/reconcile"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-// failingRuntime fails every call with err.
-type failingRuntime struct {
-	runtime.Runtime
+// failingEngine fails every call with err.
+type failingEngine struct {
+	reconcile.Engine
 	err error
 }
 
-func (f failingRuntime) Inspect(context.Context, string) (runtime.State, error) {
-	return runtime.State{}, f.err
+func (f failingEngine) Inspect(context.Context, string) (workload.Status, error) {
+	return workload.Status{}, f.err
 }
-func (f failingRuntime) Remove(context.Context, string) error { return f.err }
+func (f failingEngine) Remove(context.Context, string) error { return f.err }
 
 func TestMetricsExposition(t *testing.T) {
 	t.Parallel()
@@ -47,10 +48,10 @@ func TestMetricsExposition(t *testing.T) {
 	})
 	ctx := context.Background()
 	// Not found is an answer; anything else is a Docker error.
-	rt := m.Runtime(failingRuntime{err: runtime.ErrNotFound})
-	rt.Inspect(ctx, "x")
-	rt = m.Runtime(failingRuntime{err: errors.New("engine down")})
-	rt.Remove(ctx, "x")
+	e := m.Engine(failingEngine{err: workload.ErrNotFound})
+	e.Inspect(ctx, "x")
+	e = m.Engine(failingEngine{err: errors.New("engine down")})
+	e.Remove(ctx, "x")
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))

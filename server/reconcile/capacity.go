@@ -7,35 +7,18 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-// Resources is an amount of CPU and memory.
-type Resources struct {
-	MilliCPU    int64
-	MemoryBytes int64
-}
-
-func (r Resources) fits(in Resources) bool {
-	return r.MilliCPU <= in.MilliCPU && r.MemoryBytes <= in.MemoryBytes
-}
-
-func (r Resources) sub(o Resources) Resources {
-	return Resources{r.MilliCPU - o.MilliCPU, r.MemoryBytes - o.MemoryBytes}
-}
-
-func (r Resources) String() string {
-	return fmt.Sprintf("cpu %s, memory %s", api.FormatCPU(r.MilliCPU), api.FormatMemory(r.MemoryBytes))
-}
-
 // request is what a lab reserves while it holds an allocation.
-func request(lab *api.LabInstanceRequest) Resources {
+func request(lab *api.LabInstanceRequest) workload.Resources {
 	rl := lab.Spec.ResourceLimits
 	if rl == nil {
 		rl = &api.ResourceLimits{CPU: api.DefaultCPU, Memory: api.DefaultMemory}
 	}
 	cpu, _ := api.ParseCPU(rl.CPU)
 	mem, _ := api.ParseMemory(rl.Memory)
-	return Resources{cpu, mem}
+	return workload.Resources{MilliCPU: cpu, MemoryBytes: mem}
 }
 
 // holdsAllocation reports whether a lab's resources are reserved: from
@@ -47,8 +30,8 @@ func holdsAllocation(p api.Phase) bool {
 // capacityView is what admission looks at: the host's capacity, what the
 // labs holding allocations use, and the labs waiting to start.
 type capacityView struct {
-	Capacity Resources
-	Used     Resources
+	Capacity workload.Resources
+	Used     workload.Resources
 	// Waiting are PENDING labs whose start time has come, first come first.
 	Waiting []*api.LabInstanceRequest
 }
@@ -65,10 +48,10 @@ type admission struct {
 // so a big lab is not starved by a stream of small ones. Pure.
 func admit(lab *api.LabInstanceRequest, v capacityView) admission {
 	need := request(lab)
-	if !need.fits(v.Capacity) {
+	if !need.Fits(v.Capacity) {
 		return admission{never: true, message: fmt.Sprintf("asks for %s but the host has only %s", need, v.Capacity)}
 	}
-	free := v.Capacity.sub(v.Used)
+	free := v.Capacity.Sub(v.Used)
 	var ahead []string
 	for _, w := range v.Waiting {
 		if w.Metadata.UID == lab.Metadata.UID {
@@ -79,7 +62,7 @@ func admit(lab *api.LabInstanceRequest, v capacityView) admission {
 	if len(ahead) > 0 {
 		return admission{message: fmt.Sprintf("waiting for capacity: %d lab(s) queued before it (%s)", len(ahead), strings.Join(firstN(ahead, 3), ", "))}
 	}
-	if !need.fits(free) {
+	if !need.Fits(free) {
 		return admission{message: fmt.Sprintf("waiting for capacity: needs %s, free %s", need, free)}
 	}
 	return admission{admit: true, message: fmt.Sprintf("allocated %s", need)}

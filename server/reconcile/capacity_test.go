@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 func sized(uid, cpu, mem string, created time.Time) *api.LabInstanceRequest {
@@ -18,7 +19,7 @@ func sized(uid, cpu, mem string, created time.Time) *api.LabInstanceRequest {
 
 func TestAdmit(t *testing.T) {
 	t.Parallel()
-	host := Resources{MilliCPU: 2000, MemoryBytes: 4 << 30}
+	host := workload.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30}
 	a := sized("a", "1", "1Gi", t0)
 	b := sized("b", "1", "1Gi", t0.Add(time.Second))
 	big := sized("big", "2", "4Gi", t0.Add(-time.Second))
@@ -32,11 +33,11 @@ func TestAdmit(t *testing.T) {
 		message string
 	}{
 		{"empty host admits", a, capacityView{Capacity: host, Waiting: []*api.LabInstanceRequest{a}}, true, false, "allocated cpu 1, memory 1Gi"},
-		{"full cpu waits", a, capacityView{Capacity: host, Used: Resources{2000, 0}, Waiting: []*api.LabInstanceRequest{a}}, false, false, "needs cpu 1, memory 1Gi, free cpu 0, memory 4Gi"},
-		{"full memory waits", a, capacityView{Capacity: host, Used: Resources{0, 4 << 30}, Waiting: []*api.LabInstanceRequest{a}}, false, false, "needs"},
-		{"exact fit admits", a, capacityView{Capacity: host, Used: Resources{1000, 3 << 30}, Waiting: []*api.LabInstanceRequest{a}}, true, false, "allocated"},
+		{"full cpu waits", a, capacityView{Capacity: host, Used: workload.Resources{MilliCPU: 2000, MemoryBytes: 0}, Waiting: []*api.LabInstanceRequest{a}}, false, false, "needs cpu 1, memory 1Gi, free cpu 0, memory 4Gi"},
+		{"full memory waits", a, capacityView{Capacity: host, Used: workload.Resources{MilliCPU: 0, MemoryBytes: 4 << 30}, Waiting: []*api.LabInstanceRequest{a}}, false, false, "needs"},
+		{"exact fit admits", a, capacityView{Capacity: host, Used: workload.Resources{MilliCPU: 1000, MemoryBytes: 3 << 30}, Waiting: []*api.LabInstanceRequest{a}}, true, false, "allocated"},
 		{"second in line waits behind first", b, capacityView{Capacity: host, Waiting: []*api.LabInstanceRequest{a, b}}, false, false, "1 lab(s) queued before it (default/a)"},
-		{"small lab does not overtake a big one", a, capacityView{Capacity: host, Used: Resources{1000, 0}, Waiting: []*api.LabInstanceRequest{big, a}}, false, false, "queued before it (default/big)"},
+		{"small lab does not overtake a big one", a, capacityView{Capacity: host, Used: workload.Resources{MilliCPU: 1000, MemoryBytes: 0}, Waiting: []*api.LabInstanceRequest{big, a}}, false, false, "queued before it (default/big)"},
 		{"more than the host never fits", huge, capacityView{Capacity: host, Waiting: []*api.LabInstanceRequest{huge}}, false, true, "asks for cpu 4, memory 1Gi but the host has only cpu 2, memory 4Gi"},
 	}
 	for _, tc := range cases {

@@ -12,28 +12,32 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/internal/group"
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/outbox"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // Config configures a Controller.
 type Config struct {
 	Store   *store.DB
-	Runtime runtime.Runtime
+	Engine  Engine
 	Workers int // default 4
 
-	// Capacity is what labs may reserve on this host in total.
-	Capacity Resources
-	// AccessHost is the host name put in access URLs (default localhost).
+	// Capacity is what labs may reserve in total. A zero field is read
+	// from the engine (Engine.Capacity) each time Run starts.
+	Capacity workload.Resources
+	// AccessHost is the host name recorded in a lab's resource allocation
+	// (default localhost). Access URLs come from the engine's status.
 	AccessHost string
-	PidsLimit  int64 // per container; default 512
+	PidsLimit  int64 // per workload; default 512
 
 	ProvisionTimeout time.Duration // PROVISIONING longer than this fails; default 5m
 	StopTimeout      time.Duration // SIGTERM grace before SIGKILL; default 10s
-	ProbeInterval    time.Duration // how often a RUNNING lab's container is checked; default 10s
+	ProbeInterval    time.Duration // how often a RUNNING lab's workload is checked; default 10s
 	ResyncPeriod     time.Duration // full re-enqueue; default 5m
-	GCInterval       time.Duration // orphan-container sweep; default 1m
+	GCInterval       time.Duration // orphan-workload sweep; default 1m
 	GCGrace          time.Duration // orphans younger than this are left alone; default 2m
 	WaitRecheck      time.Duration // a lab waiting for capacity is looked at again after this; default 30s
 	DrainTimeout     time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
@@ -90,7 +94,7 @@ type Result struct {
 	RequeueAfter time.Duration // again after this
 }
 
-// Controller makes each lab's container match its spec and records what
+// Controller makes each lab's workload match its spec and records what
 // it sees in status. See doc.go.
 type Controller struct {
 	cfg Config
@@ -98,9 +102,10 @@ type Controller struct {
 	mu           sync.Mutex
 	queue        *Queue // the current term's; nil while not leading
 	epoch        atomic.Int64
-	installation string // the store's id, on every container's labels
+	installation string // the store's id, on every workload's labels
 
-	admitMu     sync.Mutex // admission reads capacity and writes as one step
+	admitMu     sync.Mutex         // admission reads capacity and writes as one step
+	capacity    workload.Resources // the current term's; guarded by admitMu
 	finalizing  atomic.Int64
 	lastFailure sync.Map // api.Key -> string: dedupes reconciliation.failed events
 }
@@ -111,12 +116,20 @@ func New(cfg Config) *Controller {
 	return &Controller{cfg: cfg}
 }
 
-// SetCapacity sets the host capacity labs are admitted against; call it
-// before Run (labd learns it from the Docker engine when leadership starts).
-func (c *Controller) SetCapacity(r Resources) {
-	c.admitMu.Lock()
-	defer c.admitMu.Unlock()
-	c.cfg.Capacity = r
+// resolveCapacity is the configured capacity, completed from the
+// engine's where a field is not configured.
+func (c *Controller) resolveCapacity(ctx context.Context) (workload.Resources, error) {
+	r := c.cfg.Capacity
+	if r.MilliCPU > 0 && r.MemoryBytes > 0 {
+		return r, nil
+	}
+	engine, err := c.cfg.Engine.Capacity(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read the engine's capacity (or configure the capacity): %w", err)
+	}
+	r.MilliCPU = cmp.Or(r.MilliCPU, engine.MilliCPU)
+	r.MemoryBytes = cmp.Or(r.MemoryBytes, engine.MemoryBytes)
+	return r, nil
 }
 
 // QueueDepth is the number of keys ready to be reconciled.
@@ -136,22 +149,29 @@ func (c *Controller) Finalizing() int64 { return c.finalizing.Load() }
 var errFenced = errors.New("fenced")
 
 // Run reconciles under term until ctx ends or a write is fenced (a newer
-// term exists), which it returns as an api.EFENCED error.
+// term exists), which it returns as an api.EFENCED error. Its parts (the
+// outbox watcher, resync, garbage collector and workers) stop together:
+// if one fails, Run returns its error.
 func (c *Controller) Run(ctx context.Context, term store.Term) error {
+	capacity, err := c.resolveCapacity(ctx)
+	if err != nil {
+		return err
+	}
 	id, err := c.cfg.Store.InstallationID(ctx)
 	if err != nil {
 		return err
 	}
 	c.installation = id
+	c.admitMu.Lock()
+	c.capacity = capacity
+	c.admitMu.Unlock()
 	c.epoch.Store(term.Epoch)
 	q := NewQueue()
 	q.OnGet = c.cfg.Observer.QueueWait
 	c.mu.Lock()
 	c.queue = q
 	c.mu.Unlock()
-	ctx, cancel := context.WithCancelCause(ctx)
 	defer func() {
-		cancel(nil)
 		q.ShutDown()
 		c.mu.Lock()
 		c.queue = nil
@@ -170,39 +190,29 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 		return nil
 	})
 
-	var wg sync.WaitGroup
-	spawn := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				c.cfg.Logger.Error("controller part failed", "part", name, "err", err)
-				cancel(err)
-			}
-		}()
-	}
-	spawn("watcher", w.Run)
-	spawn("resync", func(ctx context.Context) error {
+	g, gctx := group.New(ctx)
+	g.Go("watcher", w.Run)
+	g.Go("resync", func(ctx context.Context) error {
 		return c.every(ctx, c.cfg.ResyncPeriod, func() error { return c.enqueueAll(ctx, q) })
 	})
-	spawn("gc", func(ctx context.Context) error {
+	g.Go("gc", func(ctx context.Context) error {
 		return c.every(ctx, c.cfg.GCInterval, func() error { return c.collectGarbage(ctx) })
 	})
 	// Reconciles in flight when the controller stops are drained: they
 	// keep a context of their own for up to DrainTimeout, so that a
-	// container half-stopped is not left so. Leadership is released only
+	// workload half-stopped is not left so. Leadership is released only
 	// after Run returns, and a newer term fences their writes anyway.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(gctx))
 	defer stopWork()
 	var workers sync.WaitGroup
 	for range c.cfg.Workers {
 		workers.Add(1)
-		spawn("worker", func(context.Context) error {
+		g.Go("worker", func(context.Context) error {
 			defer workers.Done()
 			return c.work(workCtx, q)
 		})
 	}
-	go func() {
+	g.Go("drain", func(ctx context.Context) error {
 		<-ctx.Done()
 		q.ShutDown()
 		drained := make(chan struct{})
@@ -213,11 +223,13 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 			c.cfg.Logger.Warn("reconciles still running at the drain deadline; cancelling them", "drain_timeout", c.cfg.DrainTimeout)
 			stopWork()
 		}
-	}()
-	c.cfg.Logger.Info("controller started", "epoch", term.Epoch, "workers", c.cfg.Workers)
-	wg.Wait()
-	if err := context.Cause(ctx); errors.Is(err, errFenced) {
+		return nil
+	})
+	c.cfg.Logger.Info("controller started", "epoch", term.Epoch, "workers", c.cfg.Workers, "capacity", capacity.String())
+	if err := g.Wait(); errors.Is(err, errFenced) {
 		return api.Errorf(api.EFENCED, "controller stopped: a newer leader term exists")
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -228,10 +240,8 @@ func (c *Controller) every(ctx context.Context, d time.Duration, fn func() error
 		if err := fn(); err != nil && ctx.Err() == nil {
 			c.cfg.Logger.Warn("periodic controller task", "err", err)
 		}
-		select {
-		case <-ctx.Done():
+		if wait.Sleep(ctx, d) != nil {
 			return nil
-		case <-time.After(d):
 		}
 	}
 }
@@ -382,31 +392,31 @@ func (c *Controller) listPhase(ctx context.Context, phase api.Phase) ([]*api.Lab
 	}
 }
 
-// collectGarbage removes containers labelled as this installation's whose lab no longer
+// collectGarbage removes this installation's workloads whose lab no longer
 // exists (or is a different lab of the same name), once they are older
-// than the grace period: Docker can create a container and still fail the
-// call, and a crash can come between create and record.
+// than the grace period: an engine can create a workload and still fail
+// the call, and a crash can come between create and record.
 func (c *Controller) collectGarbage(ctx context.Context) error {
-	ctrs, err := c.cfg.Runtime.List(ctx)
+	all, err := c.cfg.Engine.List(ctx)
 	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
+		return fmt.Errorf("list workloads: %w", err)
 	}
 	now := c.cfg.Now()
-	for _, ctr := range ctrs {
-		if ctr.Labels[runtime.LabelInstallation] != c.installation || now.Sub(ctr.Created) < c.cfg.GCGrace {
+	for _, w := range all {
+		if !workload.Ours(w.Labels, c.installation) || now.Sub(w.Created) < c.cfg.GCGrace {
 			continue // another installation's, or maybe still being recorded
 		}
-		key := api.Key{Namespace: ctr.Labels[runtime.LabelNamespace], Name: ctr.Labels[runtime.LabelName]}
+		key := api.Key{Namespace: w.Labels[workload.LabelNamespace], Name: w.Labels[workload.LabelName]}
 		lab, err := c.cfg.Store.GetLab(ctx, key)
 		switch {
 		case err != nil && !api.IsNotFound(err):
 			return err
-		case err == nil && lab.Metadata.UID == ctr.Labels[runtime.LabelResourceUID]:
+		case err == nil && lab.Metadata.UID == w.Labels[workload.LabelResourceUID]:
 			continue
 		}
-		c.cfg.Logger.Info("removing orphaned container", "container", ctr.Name, "lab", key.String(), "uid", ctr.Labels[runtime.LabelResourceUID])
-		if err := c.cfg.Runtime.Remove(ctx, ctr.Name); err != nil {
-			c.cfg.Logger.Warn("remove orphaned container", "container", ctr.Name, "err", err)
+		c.cfg.Logger.Info("removing orphaned workload", "workload", w.Name, "lab", key.String(), "uid", w.Labels[workload.LabelResourceUID])
+		if err := c.cfg.Engine.Remove(ctx, w.Name); err != nil {
+			c.cfg.Logger.Warn("remove orphaned workload", "workload", w.Name, "err", err)
 		}
 	}
 	return nil

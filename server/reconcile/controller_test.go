@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/docker"
 	"github.com/labrm/terraform-provider-lab/server/reconcile"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
-	"github.com/labrm/terraform-provider-lab/server/runtime/docker"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
 	"github.com/labrm/terraform-provider-lab/server/store/storetest"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // clock is real time plus an offset the test can move forward, so that
@@ -31,7 +31,7 @@ func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 type harness struct {
 	t     *testing.T
 	db    *store.DB
-	rt    *docker.Runtime
+	rt    *docker.Engine
 	clock *clock
 	ctrl  *reconcile.Controller
 	image string
@@ -58,8 +58,8 @@ func start(t *testing.T, tune func(*reconcile.Config)) *harness {
 	}
 	h := &harness{t: t, db: db, rt: rt, clock: &clock{}, image: img, done: make(chan error, 1)}
 	cfg := reconcile.Config{
-		Store: db, Runtime: rt, Workers: 4,
-		Capacity:      reconcile.Resources{MilliCPU: 4000, MemoryBytes: 8 << 30},
+		Store: db, Engine: rt, Workers: 4,
+		Capacity:      workload.Resources{MilliCPU: 4000, MemoryBytes: 8 << 30},
 		AccessHost:    "127.0.0.1",
 		StopTimeout:   2 * time.Second,
 		ProbeInterval: 200 * time.Millisecond,
@@ -102,7 +102,7 @@ func (h *harness) removeContainers() {
 	}
 	ctrs, _ := h.rt.List(ctx)
 	for _, c := range ctrs {
-		if c.Labels[runtime.LabelInstallation] == id {
+		if c.Labels[workload.LabelInstallation] == id {
 			h.rt.Remove(ctx, c.Name)
 		}
 	}
@@ -180,8 +180,8 @@ func TestLabRunsAndCompletes(t *testing.T) {
 	if !strings.Contains(body, "lab") {
 		t.Fatalf("access_url served %q", body)
 	}
-	ctr, err := h.rt.Inspect(context.Background(), reconcile.ContainerName(l.Metadata.UID))
-	if err != nil || ctr.ID != l.Status.ContainerID || ctr.Labels[runtime.LabelLeaderEpoch] == "" {
+	ctr, err := h.rt.Inspect(context.Background(), workload.Name(l.Metadata.UID))
+	if err != nil || ctr.ID != l.Status.ContainerID || ctr.Labels[workload.LabelLeaderEpoch] == "" {
 		t.Fatalf("container %+v, %v", ctr, err)
 	}
 
@@ -249,9 +249,9 @@ func TestLabTimesOut(t *testing.T) {
 	if got := phases(l); got != "PENDING>PROVISIONING PROVISIONING>RUNNING RUNNING>TIMEOUT TIMEOUT>COMPLETED" {
 		t.Fatalf("transitions = %s", got)
 	}
-	ctr, err := h.rt.Inspect(context.Background(), reconcile.ContainerName(l.Metadata.UID))
-	if err != nil || ctr.Running {
-		t.Fatalf("container after timeout: running=%v err=%v", ctr.Running, err)
+	ctr, err := h.rt.Inspect(context.Background(), workload.Name(l.Metadata.UID))
+	if err != nil || ctr.State == workload.Running {
+		t.Fatalf("container after timeout: state=%v err=%v", ctr.State, err)
 	}
 }
 
@@ -314,7 +314,7 @@ func TestScheduledStart(t *testing.T) {
 
 func TestCapacityQueueing(t *testing.T) {
 	t.Parallel()
-	h := start(t, func(c *reconcile.Config) { c.Capacity = reconcile.Resources{MilliCPU: 200, MemoryBytes: 1 << 30} })
+	h := start(t, func(c *reconcile.Config) { c.Capacity = workload.Resources{MilliCPU: 200, MemoryBytes: 1 << 30} })
 	h.create("a", nil)
 	h.waitPhase("a", api.PhaseRunning)
 	h.create("b", nil)
@@ -357,7 +357,7 @@ func TestDeleteRemovesContainer(t *testing.T) {
 		t.Fatalf("delete: deleted=%v err=%v (want deletion pending on the finalizer)", deleted, err)
 	}
 	h.waitFor("gone", "row deleted", func(l *api.LabInstanceRequest) bool { return l == nil })
-	if _, err := h.rt.Inspect(ctx, reconcile.ContainerName(created.Metadata.UID)); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := h.rt.Inspect(ctx, workload.Name(created.Metadata.UID)); !errors.Is(err, workload.ErrNotFound) {
 		t.Fatalf("container after delete: %v", err)
 	}
 	hist, err := h.db.LabHistory(ctx, l.Key())
@@ -391,7 +391,7 @@ func TestAdoptsContainerAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A first controller run admits the lab and creates its container...
-	first := reconcile.New(reconcile.Config{Store: db, Runtime: rt, Capacity: reconcile.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30},
+	first := reconcile.New(reconcile.Config{Store: db, Engine: rt, Capacity: workload.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30},
 		ProbeInterval: 100 * time.Millisecond, Logger: logger(t)})
 	lab, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: "adopt", Namespace: "default"},
 		Spec: api.Spec{LabTemplate: img, StudentEmail: "s@u.edu", DurationMinutes: 5, ResourceLimits: &api.ResourceLimits{CPU: "100m", Memory: "32Mi"}}})
@@ -402,7 +402,7 @@ func TestAdoptsContainerAfterCrash(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- first.Run(runCtx, term) }()
-	name := reconcile.ContainerName(lab.Metadata.UID)
+	name := workload.Name(lab.Metadata.UID)
 	t.Cleanup(func() { rt.Remove(context.Background(), name) })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -436,7 +436,7 @@ func TestAdoptsContainerAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second := reconcile.New(reconcile.Config{Store: db, Runtime: rt, Capacity: reconcile.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}, Logger: logger(t)})
+	second := reconcile.New(reconcile.Config{Store: db, Engine: rt, Capacity: workload.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}, Logger: logger(t)})
 	term2, _ := db.StartTerm(ctx, "second")
 	runCtx2, stop2 := context.WithCancel(ctx)
 	defer func() { stop2(); <-done }()
@@ -467,9 +467,9 @@ func TestOrphanGC(t *testing.T) {
 	orphan := "lab-orphan-" + strings.ReplaceAll(kept.Metadata.UID, "-", "")[:12]
 	foreign := "lab-foreign-" + strings.ReplaceAll(kept.Metadata.UID, "-", "")[:12]
 	mk := func(name, installation string) {
-		_, err := h.rt.Ensure(ctx, runtime.Spec{Name: name, Image: h.image, MemoryBytes: 32 << 20, NanoCPUs: 1e8,
-			Labels: map[string]string{runtime.LabelManagedBy: runtime.ManagedBy, runtime.LabelResourceUID: "no-such-uid",
-				runtime.LabelNamespace: "default", runtime.LabelName: "no-such-lab", runtime.LabelInstallation: installation, runtime.LabelSpecHash: "x"}})
+		_, err := h.rt.Ensure(ctx, workload.Spec{Name: name, Image: h.image, Limits: workload.Resources{MilliCPU: 100, MemoryBytes: 32 << 20},
+			Labels: map[string]string{workload.LabelManagedBy: workload.ManagedBy, workload.LabelResourceUID: "no-such-uid",
+				workload.LabelNamespace: "default", workload.LabelName: "no-such-lab", workload.LabelInstallation: installation, workload.LabelSpecHash: "x"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -480,7 +480,7 @@ func TestOrphanGC(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, err := h.rt.Inspect(ctx, orphan)
-		if errors.Is(err, runtime.ErrNotFound) {
+		if errors.Is(err, workload.ErrNotFound) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -488,7 +488,7 @@ func TestOrphanGC(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := h.rt.Inspect(ctx, reconcile.ContainerName(kept.Metadata.UID)); err != nil {
+	if _, err := h.rt.Inspect(ctx, workload.Name(kept.Metadata.UID)); err != nil {
 		t.Fatalf("GC removed a live lab's container: %v", err)
 	}
 	if _, err := h.rt.Inspect(ctx, foreign); err != nil {

@@ -1,24 +1,30 @@
 // Package reconcile is the lab controller: it turns each LabInstanceRequest
-// into a Docker container, watches it, expires it, and cleans it up through
-// a finalizer when the lab is deleted.
+// into a running workload (a Docker container today), watches it, expires
+// it, and cleans it up through a finalizer when the lab is deleted.
+//
+// The controller depends on its own port, Engine, declared here in the
+// terms of package workload (Spec, Status, the permanent failures); the
+// Docker implementation is server/docker, and labd wires it in server.
 //
 // # State model
 //
 // Reconcile is level-based (controller-runtime style): a request carries
-// only a key; Reconcile reads the lab and its container and converges, so
+// only a key; Reconcile reads the lab and its workload and converges, so
 // running it twice, late or after a crash is always safe. The decision is
-// a pure function, plan, table-tested without a database or Docker; the
+// a pure function, plan, table-tested without a database or an engine; the
 // rest of Reconcile gathers its inputs and carries out its step.
 //
 //	PENDING       waits for scheduled_start_time and for capacity (first come
-//	              first served against the host's CPU and memory; a lab that
-//	              asks for more than the whole host fails) → PROVISIONING
-//	PROVISIONING  creates and starts the container → RUNNING (container_id,
-//	              started_at, access_url); image unavailable or no start
-//	              within ProvisionTimeout → FAILED
+//	              first served against the engine's CPU and memory, or the
+//	              configured capacity; a lab that asks for more than the
+//	              whole capacity fails) → PROVISIONING
+//	PROVISIONING  creates and starts the workload → RUNNING (container_id,
+//	              started_at, access_url); a permanent engine failure
+//	              (image unavailable) or no start within ProvisionTimeout
+//	              → FAILED
 //	RUNNING       exit 0 → COMPLETED; non-zero exit or vanished → FAILED;
 //	              past duration_minutes → TIMEOUT; stop request → COMPLETED
-//	TIMEOUT       stops the container → COMPLETED (FAILED if stopping keeps
+//	TIMEOUT       stops the workload → COMPLETED (FAILED if stopping keeps
 //	              failing)
 //
 // Every write is conditional on the version the decision was made on (a
@@ -26,8 +32,8 @@
 // it records status.observed_generation and a reconciled event in the same
 // transaction.
 //
-// The finalizer is added before any container exists. On deletion the
-// container is removed, its absence confirmed, and only then is the
+// The finalizer is added before any workload exists. On deletion the
+// workload is removed, its absence confirmed, and only then is the
 // finalizer removed, with the finalized event, in one transaction.
 //
 // # Work queue and failure handling
@@ -38,11 +44,17 @@
 // controller's outbox watcher (milliseconds after a change), from a
 // periodic resync of every lab, and from capacity being released.
 //
-// Docker effects cannot join a database transaction; they are idempotent
-// instead: the container name derives from the lab's uid, so a create
-// retried after a crash adopts the container an earlier attempt made. A
-// garbage collector removes containers labelled as ours whose lab no
-// longer exists, after a grace period.
+// Engine effects cannot join a database transaction; they are idempotent
+// instead: the workload name derives from the lab's uid (workload.Name),
+// so a create retried after a crash adopts the workload an earlier attempt
+// made. A garbage collector removes this installation's workloads
+// (workload.Ours) whose lab no longer exists, after a grace period.
+//
+// Run runs the outbox watcher, the resync, the garbage collector and the
+// workers as one group (internal/group): if one fails, the others stop and
+// Run returns its error; leader election starts a new term. Reconciles in
+// flight when Run stops are drained for up to DrainTimeout. The capacity
+// is read from the engine, where not configured, each time Run starts.
 //
 // A write that finds a newer leader term (api.EFENCED) stops the
 // controller: this replica is no longer the leader.

@@ -8,39 +8,39 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/reconcile"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-// slowStopRuntime runs containers in memory; Stop blocks until released.
-type slowStopRuntime struct {
-	runtime.Runtime
+// slowStopEngine runs workloads in memory; Stop blocks until released.
+type slowStopEngine struct {
+	reconcile.Engine
 	mu       sync.Mutex
-	ctrs     map[string]runtime.State
+	ctrs     map[string]workload.Status
 	stopping chan struct{}
 	release  chan struct{}
 }
 
-func (r *slowStopRuntime) Ensure(_ context.Context, s runtime.Spec) (runtime.State, error) {
+func (r *slowStopEngine) Ensure(_ context.Context, s workload.Spec) (workload.Status, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := runtime.State{ID: "id-" + s.Name, Name: s.Name, Running: true, StartedAt: time.Now(), Labels: s.Labels}
+	st := workload.Status{ID: "id-" + s.Name, Name: s.Name, State: workload.Running, StartedAt: time.Now(), Labels: s.Labels}
 	r.ctrs[s.Name] = st
 	return st, nil
 }
 
-func (r *slowStopRuntime) Inspect(_ context.Context, name string) (runtime.State, error) {
+func (r *slowStopEngine) Inspect(_ context.Context, name string) (workload.Status, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st, ok := r.ctrs[name]
 	if !ok {
-		return st, runtime.ErrNotFound
+		return st, workload.ErrNotFound
 	}
 	return st, nil
 }
 
-func (r *slowStopRuntime) Stop(ctx context.Context, name string, _ time.Duration) error {
+func (r *slowStopEngine) Stop(ctx context.Context, name string, _ time.Duration) error {
 	close(r.stopping)
 	select {
 	case <-r.release:
@@ -50,12 +50,12 @@ func (r *slowStopRuntime) Stop(ctx context.Context, name string, _ time.Duration
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.ctrs[name]
-	st.Running = false
+	st.State = workload.Exited
 	r.ctrs[name] = st
 	return nil
 }
 
-func (r *slowStopRuntime) List(context.Context) ([]runtime.State, error) { return nil, nil }
+func (r *slowStopEngine) List(context.Context) ([]workload.Status, error) { return nil, nil }
 
 // TestStopDrainsReconcilesInFlight: when the controller stops (shutdown or
 // lost leadership) while a reconcile is stopping a container, the reconcile
@@ -63,8 +63,8 @@ func (r *slowStopRuntime) List(context.Context) ([]runtime.State, error) { retur
 func TestStopDrainsReconcilesInFlight(t *testing.T) {
 	t.Parallel()
 	db := servertest.OpenStore(t, servertest.SQLite)
-	rt := &slowStopRuntime{ctrs: map[string]runtime.State{}, stopping: make(chan struct{}), release: make(chan struct{})}
-	ctrl := reconcile.New(reconcile.Config{Store: db, Runtime: rt, Capacity: reconcile.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30},
+	rt := &slowStopEngine{ctrs: map[string]workload.Status{}, stopping: make(chan struct{}), release: make(chan struct{})}
+	ctrl := reconcile.New(reconcile.Config{Store: db, Engine: rt, Capacity: workload.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30},
 		DrainTimeout: time.Minute, Logger: logger(t)})
 	ctx := context.Background()
 	term, err := db.StartTerm(ctx, "t")

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // step is what the controller should do next for one lab.
@@ -13,17 +13,17 @@ type step int
 
 const (
 	stepNone         step = iota // in the desired state; maybe check again later
-	stepAddFinalizer             // before any container exists
-	stepFinalize                 // deletion: remove the container, then the finalizer
+	stepAddFinalizer             // before any workload exists
+	stepFinalize                 // deletion: remove the workload, then the finalizer
 	stepWait                     // PENDING: not yet time to start
 	stepAdmit                    // PENDING: time to start, if capacity allows
-	stepProvision                // PROVISIONING: create and start the container
-	stepRunning                  // PROVISIONING: the container runs; record it
-	stepComplete                 // the container exited 0
+	stepProvision                // PROVISIONING: create and start the workload
+	stepRunning                  // PROVISIONING: the workload runs; record it
+	stepComplete                 // the workload exited 0
 	stepFail                     // something went wrong for good
 	stepTimeout                  // RUNNING past its duration
 	stepStop                     // TIMEOUT or a stop request: stop, then COMPLETED
-	stepCleanup                  // finished: container still running or allocation held
+	stepCleanup                  // finished: workload still running or allocation held
 )
 
 var stepNames = [...]string{"none", "add-finalizer", "finalize", "wait", "admit", "provision", "running",
@@ -47,9 +47,9 @@ type planConfig struct {
 }
 
 // plan decides, from the lab and what the engine reports about its
-// container (nil: there is none), what to do next. It is pure: it reads
+// workload (nil: there is none), what to do next. It is pure: it reads
 // no clock and calls nothing, so every case is table-tested.
-func plan(lab *api.LabInstanceRequest, ctr *runtime.State, now time.Time, cfg planConfig) action {
+func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg planConfig) action {
 	if lab.Metadata.DeletionTimestamp != nil {
 		if lab.Metadata.HasFinalizer(api.Finalizer) {
 			return action{step: stepFinalize, reason: "Deleted"}
@@ -89,7 +89,7 @@ func plan(lab *api.LabInstanceRequest, ctr *runtime.State, now time.Time, cfg pl
 		if ctr == nil {
 			return action{step: stepFail, reason: "ContainerVanished", message: "the lab's container no longer exists"}
 		}
-		if !ctr.Running {
+		if ctr.State != workload.Running {
 			return exited(ctr)
 		}
 		expiry := runningSince(lab).Add(time.Duration(lab.Spec.DurationMinutes) * time.Minute)
@@ -103,16 +103,16 @@ func plan(lab *api.LabInstanceRequest, ctr *runtime.State, now time.Time, cfg pl
 		return action{step: stepStop, reason: "DurationExceeded", message: fmt.Sprintf("stopped after its %d minutes", lab.Spec.DurationMinutes)}
 
 	case api.PhaseCompleted, api.PhaseFailed:
-		if (ctr != nil && ctr.Running) || len(st.ResourceAllocation) > 0 {
+		if (ctr != nil && ctr.State == workload.Running) || len(st.ResourceAllocation) > 0 {
 			return action{step: stepCleanup, reason: "Finished"}
 		}
 	}
 	return action{step: stepNone}
 }
 
-// exited turns a stopped container into COMPLETED or FAILED.
-func exited(ctr *runtime.State) action {
-	if ctr.ExitCode == 0 && !ctr.OOMKilled && ctr.Error == "" {
+// exited turns a stopped workload into COMPLETED or FAILED.
+func exited(ctr *workload.Status) action {
+	if ctr.ExitCode == 0 && !ctr.OOMKilled && ctr.Message == "" {
 		return action{step: stepComplete, reason: "ContainerExited", message: "the container exited with code 0"}
 	}
 	msg := fmt.Sprintf("the container exited with code %d", ctr.ExitCode)
@@ -123,8 +123,8 @@ func exited(ctr *runtime.State) action {
 		// The engine does not always see the OOM event before the exit.
 		msg += " (killed by SIGKILL, possibly out of memory)"
 	}
-	if ctr.Error != "" {
-		msg += ": " + ctr.Error
+	if ctr.Message != "" {
+		msg += ": " + ctr.Message
 	}
 	return action{step: stepFail, reason: "ContainerFailed", message: msg}
 }

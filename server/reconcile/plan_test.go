@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -33,12 +33,12 @@ func startedAt(at time.Time) func(*api.LabInstanceRequest) {
 	return func(l *api.LabInstanceRequest) { l.Status.StartedAt = &at }
 }
 
-func running() *runtime.State {
-	return &runtime.State{Running: true, StartedAt: t0.Add(-time.Minute), Status: "running"}
+func running() *workload.Status {
+	return &workload.Status{State: workload.Running, StartedAt: t0.Add(-time.Minute), Detail: "running"}
 }
 
-func exitedWith(code int) *runtime.State {
-	return &runtime.State{Running: false, ExitCode: code, StartedAt: t0.Add(-time.Minute), FinishedAt: t0, Status: "exited"}
+func exitedWith(code int) *workload.Status {
+	return &workload.Status{State: workload.Exited, ExitCode: code, StartedAt: t0.Add(-time.Minute), FinishedAt: t0, Detail: "exited"}
 }
 
 func TestPlan(t *testing.T) {
@@ -57,7 +57,7 @@ func TestPlan(t *testing.T) {
 	cases := []struct {
 		name    string
 		lab     *api.LabInstanceRequest
-		ctr     *runtime.State
+		ctr     *workload.Status
 		want    step
 		reason  string
 		requeue time.Duration
@@ -72,7 +72,7 @@ func TestPlan(t *testing.T) {
 		{"pending, start in other zone", labIn(api.PhasePending, startAt("2026-11-25T13:30:00+01:00")), nil, stepWait, "WaitingForStartTime", 30 * time.Minute},
 		{"pending, future start but start requested", labIn(api.PhasePending, startAt("2027-01-01T00:00:00Z"), annotate(api.AnnotationStartRequested)), nil, stepAdmit, "StartRequested", 0},
 		{"provisioning, no container", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), nil, stepProvision, "ContainerStarted", 0},
-		{"provisioning, container created not started", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), &runtime.State{Status: "created"}, stepProvision, "ContainerStarted", 0},
+		{"provisioning, container created not started", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Pending, Detail: "created"}, stepProvision, "ContainerStarted", 0},
 		{"provisioning, container already running (adopted)", labIn(api.PhaseProvisioning, enteredAt(t0)), running(), stepRunning, "ContainerStarted", 0},
 		{"provisioning, container ran and exited", labIn(api.PhaseProvisioning, enteredAt(t0)), exitedWith(0), stepRunning, "ContainerStarted", 0},
 		{"provisioning too long", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-6*time.Minute))), nil, stepFail, "ProvisioningTimeout", 0},
@@ -82,7 +82,7 @@ func TestPlan(t *testing.T) {
 		{"running, exactly at expiry", labIn(api.PhaseRunning, startedAt(t0.Add(-60*time.Minute))), running(), stepTimeout, "DurationExceeded", 0},
 		{"running, exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), exitedWith(0), stepComplete, "ContainerExited", 0},
 		{"running, exit 3", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), exitedWith(3), stepFail, "ContainerFailed", 0},
-		{"running, OOM with exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &runtime.State{OOMKilled: true}, stepFail, "ContainerFailed", 0},
+		{"running, OOM with exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, OOMKilled: true}, stepFail, "ContainerFailed", 0},
 		{"running, vanished", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), nil, stepFail, "ContainerVanished", 0},
 		{"running, stop requested", labIn(api.PhaseRunning, annotate(api.AnnotationStopRequested)), running(), stepStop, "StoppedByUser", 0},
 		{"timeout stops", labIn(api.PhaseTimeout), running(), stepStop, "DurationExceeded", 0},
@@ -106,21 +106,11 @@ func TestPlan(t *testing.T) {
 
 func TestExitedMessages(t *testing.T) {
 	t.Parallel()
-	got := exited(&runtime.State{ExitCode: 137, OOMKilled: true, Error: "boom"})
+	got := exited(&workload.Status{State: workload.Exited, ExitCode: 137, OOMKilled: true, Message: "boom"})
 	if got.message != "the container exited with code 137 after running out of memory: boom" {
 		t.Fatalf("message = %q", got.message)
 	}
-	if got := exited(&runtime.State{ExitCode: 137}); got.step != stepFail || got.message != "the container exited with code 137 (killed by SIGKILL, possibly out of memory)" {
+	if got := exited(&workload.Status{State: workload.Exited, ExitCode: 137}); got.step != stepFail || got.message != "the container exited with code 137 (killed by SIGKILL, possibly out of memory)" {
 		t.Fatalf("137 without OOM flag: %+v", got)
-	}
-}
-
-func TestAccessURL(t *testing.T) {
-	t.Parallel()
-	if got := accessURL("lab.example.edu", map[string]string{"9000/tcp": "40001", "8080/tcp": "40000"}); got != "http://lab.example.edu:40000" {
-		t.Fatalf("accessURL = %q", got)
-	}
-	if got := accessURL("h", nil); got != "" {
-		t.Fatalf("accessURL without ports = %q", got)
 	}
 }

@@ -12,15 +12,11 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-// ContainerName is the lab's container name: derived from the uid, it is
-// the idempotency key that lets a retried create adopt an earlier one.
-func ContainerName(uid string) string { return "lab-" + uid }
-
-// Reconcile reads the lab and its container, decides with plan, and
+// Reconcile reads the lab and its workload, decides with plan, and
 // carries the decision out. It is level-based: it acts on what is, not on
 // which event woke it, so running it again is always safe.
 func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error) {
@@ -31,13 +27,13 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	var ctr *runtime.State
+	var ctr *workload.Status
 	if lab.Status.Phase != api.PhasePending || lab.Metadata.DeletionTimestamp != nil {
-		st, err := c.cfg.Runtime.Inspect(ctx, ContainerName(lab.Metadata.UID))
+		st, err := c.cfg.Engine.Inspect(ctx, workload.Name(lab.Metadata.UID))
 		switch {
 		case err == nil:
 			ctr = &st
-		case !errors.Is(err, runtime.ErrNotFound):
+		case !errors.Is(err, workload.ErrNotFound):
 			return Result{}, fmt.Errorf("inspect container: %w", err)
 		}
 	}
@@ -67,8 +63,8 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 	case stepComplete:
 		return Result{}, c.finish(ctx, lab, api.PhaseCompleted, act, ctr, now)
 	case stepFail:
-		if ctr != nil && ctr.Running {
-			if err := c.cfg.Runtime.Stop(ctx, ctr.Name, c.cfg.StopTimeout); err != nil {
+		if ctr != nil && ctr.State == workload.Running {
+			if err := c.cfg.Engine.Stop(ctx, ctr.Name, c.cfg.StopTimeout); err != nil {
 				return Result{}, fmt.Errorf("stop container: %w", err)
 			}
 		}
@@ -80,8 +76,8 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 	case stepStop:
 		return c.stop(ctx, lab, act, now)
 	case stepCleanup:
-		if ctr != nil && ctr.Running {
-			if err := c.cfg.Runtime.Stop(ctx, ctr.Name, c.cfg.StopTimeout); err != nil {
+		if ctr != nil && ctr.State == workload.Running {
+			if err := c.cfg.Engine.Stop(ctx, ctr.Name, c.cfg.StopTimeout); err != nil {
 				return Result{}, fmt.Errorf("stop container: %w", err)
 			}
 		}
@@ -172,7 +168,7 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 
 // capacityView reads the labs that hold or wait for an allocation.
 func (c *Controller) capacityView(ctx context.Context, now time.Time) (capacityView, error) {
-	v := capacityView{Capacity: c.cfg.Capacity} // admitMu is held
+	v := capacityView{Capacity: c.capacity} // admitMu is held
 	for _, p := range []api.Phase{api.PhaseProvisioning, api.PhaseRunning, api.PhaseTimeout} {
 		labs, err := c.listPhase(ctx, p)
 		if err != nil {
@@ -189,7 +185,7 @@ func (c *Controller) capacityView(ctx context.Context, now time.Time) (capacityV
 		return v, fmt.Errorf("read waiting labs: %w", err)
 	}
 	for _, l := range pending {
-		if eligible(l, now) && request(l).fits(c.cfg.Capacity) {
+		if eligible(l, now) && request(l).Fits(c.capacity) {
 			v.Waiting = append(v.Waiting, l)
 		}
 	}
@@ -197,9 +193,8 @@ func (c *Controller) capacityView(ctx context.Context, now time.Time) (capacityV
 	return v, nil
 }
 
-// containerSpec is the container a lab asks for.
-func (c *Controller) containerSpec(lab *api.LabInstanceRequest) runtime.Spec {
-	need := request(lab)
+// workloadSpec is the workload a lab asks for.
+func (c *Controller) workloadSpec(lab *api.LabInstanceRequest) workload.Spec {
 	env := maps.Clone(lab.Spec.Environment)
 	if env == nil {
 		env = map[string]string{}
@@ -207,42 +202,42 @@ func (c *Controller) containerSpec(lab *api.LabInstanceRequest) runtime.Spec {
 	env["LAB_NAME"] = lab.Metadata.Name
 	env["LAB_NAMESPACE"] = lab.Metadata.Namespace
 	env["LAB_STUDENT_EMAIL"] = lab.Spec.StudentEmail
-	spec := runtime.Spec{
-		Name: ContainerName(lab.Metadata.UID), Image: lab.Spec.LabTemplate, Env: env,
-		NanoCPUs: need.MilliCPU * 1e6, MemoryBytes: need.MemoryBytes, PidsLimit: c.cfg.PidsLimit,
-		StopTimeout: c.cfg.StopTimeout,
+	spec := workload.Spec{
+		Name: workload.Name(lab.Metadata.UID), Image: lab.Spec.LabTemplate, Env: env,
+		Limits: request(lab), PidsLimit: c.cfg.PidsLimit, StopTimeout: c.cfg.StopTimeout,
 	}
 	spec.Labels = map[string]string{
-		runtime.LabelManagedBy:    runtime.ManagedBy,
-		runtime.LabelResourceUID:  lab.Metadata.UID,
-		runtime.LabelNamespace:    lab.Metadata.Namespace,
-		runtime.LabelName:         lab.Metadata.Name,
-		runtime.LabelLeaderEpoch:  strconv.FormatInt(c.epoch.Load(), 10),
-		runtime.LabelInstallation: c.installation,
-		runtime.LabelSpecHash:     specHash(spec),
+		workload.LabelManagedBy:    workload.ManagedBy,
+		workload.LabelResourceUID:  lab.Metadata.UID,
+		workload.LabelNamespace:    lab.Metadata.Namespace,
+		workload.LabelName:         lab.Metadata.Name,
+		workload.LabelLeaderEpoch:  strconv.FormatInt(c.epoch.Load(), 10),
+		workload.LabelInstallation: c.installation,
+		workload.LabelSpecHash:     specHash(spec),
 	}
 	return spec
 }
 
-// specHash fingerprints what the container was made from; labels cannot
-// change after creation, so a mismatch means the container must be made
-// again.
-func specHash(s runtime.Spec) string {
+// specHash fingerprints what the workload was made from; labels cannot
+// change after creation, so a mismatch means the workload must be made
+// again. CPU is hashed in nanocores, as when specs spoke Docker's units,
+// so that workloads made before keep their hash.
+func specHash(s workload.Spec) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", s.Image, s.NanoCPUs, s.MemoryBytes, s.PidsLimit)
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", s.Image, s.Limits.MilliCPU*1e6, s.Limits.MemoryBytes, s.PidsLimit)
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		fmt.Fprintf(h, "%s=%s\x00", k, s.Env[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// provision creates and starts the container. An image that cannot be had
-// fails the lab; other errors are retried with backoff until the
-// provisioning timeout.
+// provision creates and starts the workload. A permanent failure (an
+// image that cannot be had) fails the lab; other errors are retried with
+// backoff until the provisioning timeout.
 func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
-	st, err := c.cfg.Runtime.Ensure(ctx, c.containerSpec(lab))
-	if errors.Is(err, runtime.ErrImage) {
-		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: "ImageUnavailable", message: err.Error()}, nil, now)
+	st, err := c.cfg.Engine.Ensure(ctx, c.workloadSpec(lab))
+	if f := workload.Permanent(err); f != nil {
+		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: f.Reason, message: err.Error()}, nil, now)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("provision container: %w", err)
@@ -251,9 +246,9 @@ func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest,
 	return Result{Requeue: true}, c.markRunning(ctx, lab, st, act.reason, c.cfg.Now())
 }
 
-// markRunning records a started container: RUNNING with its id, start
+// markRunning records a started workload: RUNNING with its id, start
 // time and access URL.
-func (c *Controller) markRunning(ctx context.Context, lab *api.LabInstanceRequest, st runtime.State, reason string, now time.Time) error {
+func (c *Controller) markRunning(ctx context.Context, lab *api.LabInstanceRequest, st workload.Status, reason string, now time.Time) error {
 	started := st.StartedAt
 	if started.IsZero() {
 		started = now
@@ -265,41 +260,19 @@ func (c *Controller) markRunning(ctx context.Context, lab *api.LabInstanceReques
 		}
 		x.Status.ContainerID = st.ID
 		x.Status.StartedAt = &started
-		x.Status.AccessURL = accessURL(c.cfg.AccessHost, st.Ports)
+		x.Status.AccessURL = st.AccessURL()
 		return nil
 	})
 }
 
 func shortID(id string) string { return id[:min(12, len(id))] }
 
-// accessURL is the URL of the container's lowest published port.
-func accessURL(host string, ports map[string]string) string {
-	if len(ports) == 0 {
-		return ""
-	}
-	first := slices.SortedFunc(maps.Keys(ports), func(a, b string) int {
-		pa, _ := strconv.Atoi(stripProto(a))
-		pb, _ := strconv.Atoi(stripProto(b))
-		return pa - pb
-	})[0]
-	return "http://" + host + ":" + ports[first]
-}
-
-func stripProto(p string) string {
-	for i := range len(p) {
-		if p[i] == '/' {
-			return p[:i]
-		}
-	}
-	return p
-}
-
 // finish moves the lab to COMPLETED or FAILED (through TIMEOUT's and
 // RUNNING's allowed paths), records when and why, and releases its
 // allocation so that waiting labs can start.
-func (c *Controller) finish(ctx context.Context, lab *api.LabInstanceRequest, to api.Phase, act action, ctr *runtime.State, now time.Time) error {
+func (c *Controller) finish(ctx context.Context, lab *api.LabInstanceRequest, to api.Phase, act action, ctr *workload.Status, now time.Time) error {
 	done := now.UTC()
-	if ctr != nil && !ctr.FinishedAt.IsZero() && !ctr.Running {
+	if ctr != nil && !ctr.FinishedAt.IsZero() && ctr.State != workload.Running {
 		done = ctr.FinishedAt.UTC()
 	}
 	err := c.write(ctx, lab, act.message, func(x *api.LabInstanceRequest) error {
@@ -326,7 +299,7 @@ const maxStopFailures = 5
 // stop ends a lab's run: SIGTERM, SIGKILL after the stop timeout, then
 // COMPLETED. If stopping keeps failing, the lab is FAILED instead.
 func (c *Controller) stop(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
-	err := c.cfg.Runtime.Stop(ctx, ContainerName(lab.Metadata.UID), c.cfg.StopTimeout)
+	err := c.cfg.Engine.Stop(ctx, workload.Name(lab.Metadata.UID), c.cfg.StopTimeout)
 	if err != nil {
 		if c.failures(lab.Key()) < maxStopFailures {
 			return Result{}, fmt.Errorf("stop container: %w", err)
@@ -358,11 +331,11 @@ func (c *Controller) finalize(ctx context.Context, lab *api.LabInstanceRequest) 
 			c.cfg.Observer.FinalizerRun(err == nil)
 		}
 	}()
-	name := ContainerName(lab.Metadata.UID)
-	if err := c.cfg.Runtime.Remove(ctx, name); err != nil {
+	name := workload.Name(lab.Metadata.UID)
+	if err := c.cfg.Engine.Remove(ctx, name); err != nil {
 		return fmt.Errorf("remove container: %w", err)
 	}
-	if _, err := c.cfg.Runtime.Inspect(ctx, name); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := c.cfg.Engine.Inspect(ctx, name); !errors.Is(err, workload.ErrNotFound) {
 		if err == nil {
 			err = errors.New("container still exists after removal")
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
+	"github.com/labrm/terraform-provider-lab/server/docker"
 )
 
 // EnvTestImage names the environment variable with the local test image
@@ -24,18 +24,18 @@ func Docker(t testing.TB) string {
 	if img == "" {
 		unavailable(t, "Docker", "%s is not set", EnvTestImage)
 	}
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	engine, err := docker.New(docker.Config{})
 	if err != nil {
-		unavailable(t, "Docker", "docker client: %v", err)
+		unavailable(t, "Docker", "%v", err)
 	}
-	defer cli.Close()
+	defer engine.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		unavailable(t, "Docker", "ping %s: %v", cli.DaemonHost(), err)
+	if err := engine.Ping(ctx); err != nil {
+		unavailable(t, "Docker", "%v", err)
 	}
-	if _, err := cli.ImageInspect(ctx, img); err != nil {
-		unavailable(t, "Docker", "test image %s: %v", img, err)
+	if ok, err := engine.HasImage(ctx, img); err != nil || !ok {
+		unavailable(t, "Docker", "test image %s: present %v, %v", img, ok, err)
 	}
 	return img
 }

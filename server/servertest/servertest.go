@@ -1,6 +1,7 @@
 // Package servertest gives tests real backing services: a fresh PostgreSQL
-// database per test (from LAB_TEST_DATABASE_URL) and opened stores of
-// either kind.
+// database per test (from LAB_TEST_DATABASE_URL), opened stores of either
+// kind, the Docker engine with the test image (Docker), and a bounded wait
+// for a condition (Eventually).
 //
 // When CI=true, a test that needs PostgreSQL fails if it cannot connect;
 // elsewhere it is skipped with the reason, so that `go test` works on a

@@ -13,46 +13,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labrm/terraform-provider-lab/server/httpapi"
+	"github.com/labrm/terraform-provider-lab/server"
 )
 
-// Config is labd's configuration, read from flags and the environment.
+// Config is labd's configuration, read from flags and the environment:
+// the server's, and what only the command uses (logging, where the tokens
+// come from, the safety check on an open listen address).
 type Config struct {
-	DatabaseURL     string
-	InstanceID      string
-	Listen          string
-	DockerHost      string
-	LogFormat       string // text or json
-	LogLevel        slog.Level
-	ShutdownTimeout time.Duration
-	ShowVersion     bool
+	server.Config // Logger and Version are set by Run, not by settings
 
-	// Controller and leader election (settings_controller.go).
-	Controller       bool
-	AccessHost       string
-	PublishIP        string
-	CapacityCPU      int64 // millicores; 0 = ask the Docker engine
-	CapacityMemory   int64 // bytes; 0 = ask the Docker engine
-	Workers          int
-	ProvisionTimeout time.Duration
-	StopTimeout      time.Duration
-	ProbeInterval    time.Duration
-	ResyncPeriod     time.Duration
-	OutboxRetention  time.Duration
-	LockName         string
-	LeaseDuration    time.Duration
-	RenewDeadline    time.Duration
-	RetryPeriod      time.Duration
+	LogFormat   string // text or json
+	LogLevel    slog.Level
+	ShowVersion bool
 
-	// Access control (settings_auth.go).
-	APITokenFile   string
-	APITokens      *httpapi.Tokens // from APITokenFile and $LAB_API_TOKENS; nil = none
-	MetricsAuth    bool
-	InsecureNoAuth bool
-
-	// CloudEvents delivery (settings_events.go).
-	CloudEventsSinks []string
-	apiTokensInline  string // $LAB_API_TOKENS, kept for reloads
+	// Access control (settings_auth.go); the tokens themselves are
+	// server.Config.APITokens, from APITokenFile and $LAB_API_TOKENS.
+	APITokenFile    string
+	InsecureNoAuth  bool
+	apiTokensInline string // $LAB_API_TOKENS, kept for reloads
 }
 
 // setting is one configuration value: its flag, its environment variable,

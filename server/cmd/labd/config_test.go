@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labrm/terraform-provider-lab/server"
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
 )
 
@@ -25,10 +26,11 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
-	want := Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", LogFormat: "text", LogLevel: slog.LevelInfo, ShutdownTimeout: 30 * time.Second,
+	want := Config{Config: server.Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", ShutdownTimeout: 30 * time.Second,
 		Controller: true, AccessHost: "localhost", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
 		ProbeInterval: 10 * time.Second, ResyncPeriod: 5 * time.Minute, OutboxRetention: 24 * time.Hour,
-		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second},
+		LogFormat: "text", LogLevel: slog.LevelInfo}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
 	}
@@ -83,11 +85,11 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{DatabaseURL: "sqlite:/var/lib/labd/env.db", InstanceID: "env-1", Listen: "0.0.0.0:7000", DockerHost: "unix:///env.sock",
-		LogFormat: "text", LogLevel: slog.LevelWarn, ShutdownTimeout: 7 * time.Second,
-		Controller: true, AccessHost: "labs.env.edu", PublishIP: "10.0.0.1", CapacityCPU: 1500, CapacityMemory: 512 << 20, Workers: 3,
+	want := Config{Config: server.Config{DatabaseURL: "sqlite:/var/lib/labd/env.db", InstanceID: "env-1", Listen: "0.0.0.0:7000", DockerHost: "unix:///env.sock",
+		ShutdownTimeout: 7 * time.Second, Controller: true, AccessHost: "labs.env.edu", PublishIP: "10.0.0.1", CapacityCPU: 1500, CapacityMemory: 512 << 20, Workers: 3,
 		ProvisionTimeout: 2 * time.Minute, StopTimeout: 4 * time.Second, ProbeInterval: 2 * time.Second, ResyncPeriod: 2 * time.Minute,
-		OutboxRetention: 2 * time.Hour, LockName: "env-lock", LeaseDuration: 20 * time.Second, RenewDeadline: 12 * time.Second, RetryPeriod: 3 * time.Second}
+		OutboxRetention: 2 * time.Hour, LockName: "env-lock", LeaseDuration: 20 * time.Second, RenewDeadline: 12 * time.Second, RetryPeriod: 3 * time.Second},
+		LogFormat: "text", LogLevel: slog.LevelWarn}
 	if role, ok := fromEnv.APITokens.Authenticate(envToken); !ok || role != httpapi.ReadOnly {
 		t.Fatalf("from env: token file %s not loaded", fromEnv.APITokenFile)
 	}
@@ -101,11 +103,11 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = Config{DatabaseURL: "postgres://u@db-flag:5432/labs", InstanceID: "flag-1", Listen: ":9000", DockerHost: "tcp://flag:2375",
-		LogFormat: "json", LogLevel: slog.LevelDebug, ShutdownTimeout: 5 * time.Second,
-		Controller: false, AccessHost: "labs.flag.edu", PublishIP: "127.0.0.1", CapacityCPU: 8000, CapacityMemory: 32 << 30, Workers: 9,
+	want = Config{Config: server.Config{DatabaseURL: "postgres://u@db-flag:5432/labs", InstanceID: "flag-1", Listen: ":9000", DockerHost: "tcp://flag:2375",
+		ShutdownTimeout: 5 * time.Second, Controller: false, AccessHost: "labs.flag.edu", PublishIP: "127.0.0.1", CapacityCPU: 8000, CapacityMemory: 32 << 30, Workers: 9,
 		ProvisionTimeout: time.Minute, StopTimeout: 3 * time.Second, ProbeInterval: time.Second, ResyncPeriod: time.Minute,
-		OutboxRetention: time.Hour, LockName: "flag-lock", LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second}
+		OutboxRetention: time.Hour, LockName: "flag-lock", LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second},
+		LogFormat: "json", LogLevel: slog.LevelDebug}
 	if _, ok := fromFlags.APITokens.Authenticate(flagToken); !ok {
 		t.Fatalf("from flags: token file %s not loaded", fromFlags.APITokenFile)
 	}

@@ -120,17 +120,6 @@ func startLabd(t *testing.T, id, dbURL string, extra ...string) *proc {
 	return p
 }
 
-func poll(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // leaderOf asks every live process; it returns the one that leads when
 // exactly one does and all agree on who it is.
 func leaderOf(t *testing.T, ps []*proc) (*proc, api.LeaderStatus) {
@@ -168,7 +157,7 @@ func createRunning(t *testing.T, cl *client.Client, name, image string) *api.Lab
 		t.Fatalf("create %s: %v", name, err)
 	}
 	var l *api.LabInstanceRequest
-	poll(t, name+" RUNNING", 60*time.Second, func() bool {
+	servertest.Eventually(t, name+" RUNNING", 60*time.Second, func() bool {
 		l, err = cl.Get(ctx, api.Key{Namespace: "default", Name: name})
 		return err == nil && l.Status.Phase == api.PhaseRunning
 	})
@@ -198,7 +187,7 @@ func TestHighAvailability(t *testing.T) {
 
 	var lead *proc
 	var st api.LeaderStatus
-	poll(t, "exactly one leader", 30*time.Second, func() bool { lead, st = leaderOf(t, ps); return lead != nil })
+	servertest.Eventually(t, "exactly one leader", 30*time.Second, func() bool { lead, st = leaderOf(t, ps); return lead != nil })
 	createRunning(t, lead.cl, "before", image)
 
 	// SIGKILL: no graceful release; the server frees the lock when the
@@ -208,7 +197,7 @@ func TestHighAvailability(t *testing.T) {
 	ps = without(ps, lead)
 	var next *proc
 	var nextSt api.LeaderStatus
-	poll(t, "a leader after SIGKILL", 30*time.Second, func() bool { next, nextSt = leaderOf(t, ps); return next != nil })
+	servertest.Eventually(t, "a leader after SIGKILL", 30*time.Second, func() bool { next, nextSt = leaderOf(t, ps); return next != nil })
 	if nextSt.Epoch <= st.Epoch {
 		t.Fatalf("epoch after failover %d, before %d", nextSt.Epoch, st.Epoch)
 	}
@@ -222,7 +211,7 @@ func TestHighAvailability(t *testing.T) {
 	ctx := context.Background()
 	var third *proc
 	var thirdSt api.LeaderStatus
-	poll(t, "the remaining replica to lead", 30*time.Second, func() bool {
+	servertest.Eventually(t, "the remaining replica to lead", 30*time.Second, func() bool {
 		third, thirdSt = leaderOf(t, ps)
 		return third != nil && third != next
 	})
@@ -242,7 +231,7 @@ func TestHighAvailability(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	poll(t, "labs deleted through the finalizer", 60*time.Second, func() bool {
+	servertest.Eventually(t, "labs deleted through the finalizer", 60*time.Second, func() bool {
 		list, err := third.cl.List(ctx, client.ListOptions{})
 		return err == nil && len(list.Items) == 0
 	})

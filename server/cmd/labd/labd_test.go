@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,140 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/internal/client"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
-
-func get(t *testing.T, url string, v any) int {
-	t.Helper()
-	return call(t, "GET", url, "", v)
-}
-
-func call(t *testing.T, method, url, body string, v any) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v != nil {
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, url, b, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-// TestLabdInProcess starts labd on a random port with an embedded SQLite
-// store, runs the design document's walk-through, and stops it with an
-// open watch stream, which must not hold up the shutdown.
-func TestLabdInProcess(t *testing.T) {
-	t.Parallel()
-	dbPath := filepath.Join(t.TempDir(), "labd.db")
-	cfg, err := parseConfig([]string{"--listen=127.0.0.1:0", "--database-url=sqlite:" + dbPath, "--shutdown-timeout=20s"}, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	a, err := newApp(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- a.run(ctx) }()
-	base := "http://" + a.addr().String()
-
-	var h api.Health
-	if code := get(t, base+"/api/status/health", &h); code != 200 || h.Status != "healthy" || h.Version != version {
-		t.Fatalf("health %d %+v", code, h)
-	}
-	var ready api.Ready
-	if code := get(t, base+"/api/status/ready", &ready); code != 200 || ready.Checks["database"] != "ok" {
-		t.Fatalf("ready %d %+v", code, ready)
-	}
-	var created api.LabInstanceRequest
-	code := call(t, "POST", base+"/api/lab-instances/", `{"name":"my-python-lab","namespace":"default","lab_template":"python:3.9-alpine","student_email":"student@university.edu","duration_minutes":60,"environment":{"LAB_TYPE":"python-basics"}}`, &created)
-	if code != 201 || created.Status.Phase != api.PhasePending {
-		t.Fatalf("create %d %+v", code, created)
-	}
-	var list api.LabInstanceRequestList
-	if code := get(t, base+"/api/lab-instances/", &list); code != 200 || len(list.Items) != 1 {
-		t.Fatalf("list %d %+v", code, list)
-	}
-	var one api.LabInstanceRequest
-	if code := get(t, base+"/api/lab-instances/my-python-lab", &one); code != 200 || one.Metadata.UID != created.Metadata.UID {
-		t.Fatalf("get %d %+v", code, one)
-	}
-	if code := get(t, base+"/api/lab-instances/?phase=RUNNING", &list); code != 200 || len(list.Items) != 0 {
-		t.Fatalf("phase=RUNNING %d %+v", code, list)
-	}
-	if code := get(t, base+"/api/lab-instances/?student_email=student@university.edu", &list); code != 200 || len(list.Items) != 1 {
-		t.Fatalf("student_email %d %+v", code, list)
-	}
-
-	// An open watch.
-	wctx, wcancel := context.WithCancel(context.Background())
-	defer wcancel()
-	req, _ := http.NewRequestWithContext(wctx, "GET", base+"/api/lab-instances/?watch=true", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("watch: %v", err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	if !sc.Scan() || !strings.Contains(sc.Text(), `"ADDED"`) {
-		t.Fatalf("watch first line %q, %v", sc.Text(), sc.Err())
-	}
-
-	start := time.Now()
-	cancel()
-	select {
-	case err := <-runErr:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("labd did not stop within 15s")
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("shutdown took %s: the watch held it up", d)
-	}
-	// The watch stream was ended by the server.
-	for sc.Scan() {
-	}
-	// The listener is closed and the store released: the file opens again.
-	if _, err := http.Get(base + "/api/status/health"); err == nil {
-		t.Fatal("still serving after shutdown")
-	}
-	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer ocancel()
-	db, err := store.Open(octx, store.Config{URL: "sqlite:" + dbPath})
-	if err != nil {
-		t.Fatalf("reopen store: %v", err)
-	}
-	defer db.Close()
-	if l, err := db.GetLab(octx, api.Key{Namespace: "default", Name: "my-python-lab"}); err != nil || l.Metadata.UID != created.Metadata.UID {
-		t.Fatalf("lab not persisted: %v", err)
-	}
-}
 
 // TestLabdBinary builds labd with a stamped version, runs it as a process,
 // and stops it with SIGTERM.
@@ -210,9 +76,12 @@ func TestLabdBinary(t *testing.T) {
 			seen = append(seen, lines.Text())
 		}
 	}()
-	var h api.Health
-	if code := get(t, "http://"+addr+"/api/status/health", &h); code != 200 || h.Version != "v9.9.9-test" {
-		t.Fatalf("health %d %+v", code, h)
+	cl, err := client.New("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := cl.Health(ctx); err != nil || h.Status != "healthy" || h.Version != "v9.9.9-test" {
+		t.Fatalf("health %+v, %v", h, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, store.DefaultSQLitePath)); err != nil {
 		t.Fatalf("default store file: %v", err)

@@ -1,9 +1,8 @@
-// Command labd serves the lab.labrm.io/v1 API: LabInstanceRequest
-// resources stored in PostgreSQL or an embedded SQLite file, and (in later
-// parts) the controller that runs their Docker containers.
-//
-// Configuration comes from flags and environment variables (see config.go
-// and `labd --help`). labd stops gracefully on SIGINT and SIGTERM.
+// Command labd serves the lab.labrm.io/v1 API and runs the controller
+// that turns each LabInstanceRequest into a running workload. It reads
+// its settings from flags and the environment (config.go, `labd --help`)
+// and hands them to package server; it stops gracefully on SIGINT and
+// SIGTERM and reloads its API tokens on SIGHUP.
 package main
 
 import (
@@ -16,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/labrm/terraform-provider-lab/server"
 )
 
 // version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -27,8 +28,7 @@ func main() {
 	stop()
 	var ce configError
 	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.As(err, &ce):
 		fmt.Fprintf(os.Stderr, "labd: %v\n", err)
 		os.Exit(2)
@@ -44,27 +44,35 @@ type configError struct{ error }
 
 func (e configError) Unwrap() error { return e.error }
 
-// Run is labd's whole life: read the configuration, build the parts, serve
-// until ctx ends, shut down. It returns nil after a clean shutdown.
+// Run is labd's whole life: read the configuration, build the server,
+// serve until ctx ends, shut down. It returns nil after a clean shutdown.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return err
-	}
-	if err != nil {
+	case err != nil:
 		return configError{err}
-	}
-	if cfg.ShowVersion {
+	case cfg.ShowVersion:
 		fmt.Fprintf(stdout, "labd %s\n", version)
 		return nil
 	}
 	log := newLogger(cfg, stderr)
-	a, err := newApp(ctx, cfg, log)
+	cfg.Logger, cfg.Version = log, version
+	s, err := server.New(ctx, cfg.Config)
 	if err != nil {
 		log.Error("start failed", "err", err)
+		if _, ok := errors.AsType[*server.ConfigError](err); ok {
+			return configError{err}
+		}
 		return err
 	}
-	return a.run(ctx)
+	defer handleSIGHUP(ctx, cfg, log)()
+	log.Info("labd started", "version", version, "listen", s.Addr().String(), "store", s.StoreKind(), "docker_host", cfg.DockerHost)
+	logAuth(log, cfg, s.Addr())
+	err = s.Run(ctx)
+	log.Info("labd stopped")
+	return err
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {

@@ -228,16 +228,17 @@ func logAuth(log *slog.Logger, cfg Config, addr net.Addr) {
 }
 
 // reloadTokens re-reads the token file (and the inline tokens given at
-// start) into the running API. On error the old tokens stay.
-func (a *app) reloadTokens() error {
-	if a.cfg.APITokens == nil || a.cfg.APITokenFile == "" {
+// start) into the running API, which shares cfg.APITokens. On error the
+// old tokens stay.
+func reloadTokens(cfg Config) error {
+	if cfg.APITokens == nil || cfg.APITokenFile == "" {
 		return errors.New("no --api-token-file to reload")
 	}
-	tokens, err := loadTokens(a.cfg.APITokenFile, a.cfg.apiTokensInline)
+	tokens, err := loadTokens(cfg.APITokenFile, cfg.apiTokensInline)
 	if err != nil {
 		return err
 	}
-	if err := a.cfg.APITokens.Set(tokens); err != nil {
+	if err := cfg.APITokens.Set(tokens); err != nil {
 		return fmt.Errorf("api tokens: %w", err)
 	}
 	return nil
@@ -245,7 +246,7 @@ func (a *app) reloadTokens() error {
 
 // handleSIGHUP reloads the tokens on every SIGHUP until ctx ends or stop
 // is called; without it SIGHUP would kill labd.
-func (a *app) handleSIGHUP(ctx context.Context) (stop func()) {
+func handleSIGHUP(ctx context.Context, cfg Config, log *slog.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
@@ -257,12 +258,12 @@ func (a *app) handleSIGHUP(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := a.reloadTokens(); err != nil {
-					a.log.Error("SIGHUP: API tokens not reloaded; the old ones stay", "err", err)
+				if err := reloadTokens(cfg); err != nil {
+					log.Error("SIGHUP: API tokens not reloaded; the old ones stay", "err", err)
 					continue
 				}
-				rw, ro := a.cfg.APITokens.Count()
-				a.log.Info("SIGHUP: API tokens reloaded", "read_write_tokens", rw, "read_only_tokens", ro, "token_file", a.cfg.APITokenFile)
+				rw, ro := cfg.APITokens.Count()
+				log.Info("SIGHUP: API tokens reloaded", "read_write_tokens", rw, "read_only_tokens", ro, "token_file", cfg.APITokenFile)
 			}
 		}
 	}()

@@ -1,10 +1,9 @@
-package main
+package server_test
 
 import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/client"
+	"github.com/labrm/terraform-provider-lab/server"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 )
 
@@ -38,32 +38,31 @@ func TestOperationsSurface(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer sink.Close()
-	cfg, err := parseConfig([]string{"--listen=127.0.0.1:0", "--database-url=" + servertest.SQLiteURL(t), "--cloudevents-sink=" + sink.URL + "/hook",
-		"--capacity-cpu=1", "--capacity-memory=1Gi", "--probe-interval=200ms", "--publish-ip=127.0.0.1"}, env(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const version = "v0.0.1-ops"
+	cfg := server.Config{Listen: "127.0.0.1:0", DatabaseURL: servertest.SQLiteURL(t), CloudEventsSinks: []string{sink.URL + "/hook"},
+		Controller: true, InstanceID: "ops-replica", CapacityCPU: 1000, CapacityMemory: 1 << 30, ProbeInterval: 200 * time.Millisecond,
+		PublishIP: "127.0.0.1", Version: version}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.run(ctx) }()
+	go func() { done <- s.Run(ctx) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("labd stopped with %v", err)
 		}
 	}()
-	base := "http://" + a.addr().String()
+	base := "http://" + s.Addr().String()
 	cl, err := client.New(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A new sink starts at the end of the outbox when the leader's work
 	// starts: wait for its bookmark before making changes.
-	poll(t, "the cloudevents bookmark", 30*time.Second, func() bool {
+	servertest.Eventually(t, "the cloudevents bookmark", 30*time.Second, func() bool {
 		bms, err := cl.Bookmarks(ctx)
 		if err != nil {
 			return false
@@ -81,7 +80,7 @@ func TestOperationsSurface(t *testing.T) {
 			ResourceLimits: &api.ResourceLimits{CPU: "100m", Memory: "32Mi"}}}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "RUNNING", 60*time.Second, func() bool {
+	servertest.Eventually(t, "RUNNING", 60*time.Second, func() bool {
 		l, err := cl.Get(ctx, key)
 		return err == nil && l.Status.Phase == api.PhaseRunning
 	})
@@ -120,7 +119,7 @@ func TestOperationsSurface(t *testing.T) {
 	if _, _, err := cl.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "deletion through the finalizer", 60*time.Second, func() bool {
+	servertest.Eventually(t, "deletion through the finalizer", 60*time.Second, func() bool {
 		_, err := cl.Get(ctx, key)
 		return api.IsNotFound(err)
 	})
@@ -133,7 +132,7 @@ func TestOperationsSurface(t *testing.T) {
 		t.Errorf("finalizer run not counted")
 	}
 	// Every change reached the CloudEvents sink, the deletion last.
-	poll(t, "the deleted CloudEvent", 30*time.Second, func() bool {
+	servertest.Eventually(t, "the deleted CloudEvent", 30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(received) > 0 && received[len(received)-1]["type"] == api.EventFinalized

@@ -17,7 +17,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/labrm/terraform-provider-lab/internal/wait"
-	"github.com/labrm/terraform-provider-lab/server/runtime"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // ensureAttempts bounds the rounds of Ensure that create or remove a
@@ -53,12 +53,12 @@ var errNameTaken = errors.New("container name taken")
 // The leader-epoch label is not compared: a new leader adopts what the old
 // one started. A 409 on create (a concurrent or earlier attempt won the
 // name) goes round the loop again, which adopts or replaces that container.
-func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State, error) {
+func (r *Engine) Ensure(ctx context.Context, spec workload.Spec) (workload.Status, error) {
 	if err := r.negotiate(ctx); err != nil {
-		return runtime.State{}, err
+		return workload.Status{}, err
 	}
 	if spec.Name == "" || spec.Image == "" {
-		return runtime.State{}, fmt.Errorf("ensure container: name and image are required")
+		return workload.Status{}, fmt.Errorf("ensure container: name and image are required")
 	}
 	labels := ourLabels(spec)
 	var taken time.Time // when create last answered 409 for the name
@@ -66,17 +66,17 @@ func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State,
 	for rounds := 0; ; {
 		st, err := r.Inspect(ctx, spec.Name)
 		switch {
-		case errors.Is(err, runtime.ErrNotFound) && !taken.IsZero() && time.Since(taken) < nameWait:
+		case errors.Is(err, workload.ErrNotFound) && !taken.IsZero() && time.Since(taken) < nameWait:
 			// A create in flight holds the name; it becomes visible soon
 			// (or fails and frees the name, and the next create wins).
 			if err := wait.Sleep(ctx, backoff); err != nil {
-				return runtime.State{}, fmt.Errorf("ensure container %s: %w", spec.Name, err)
+				return workload.Status{}, fmt.Errorf("ensure container %s: %w", spec.Name, err)
 			}
 			backoff = min(2*backoff, time.Second)
 			continue
-		case errors.Is(err, runtime.ErrNotFound):
+		case errors.Is(err, workload.ErrNotFound):
 			if rounds++; rounds > ensureAttempts {
-				return runtime.State{}, fmt.Errorf("ensure container %s: name still contested after %d attempts", spec.Name, ensureAttempts)
+				return workload.Status{}, fmt.Errorf("ensure container %s: name still contested after %d attempts", spec.Name, ensureAttempts)
 			}
 			id, err := r.create(ctx, spec, labels)
 			if errors.Is(err, errNameTaken) {
@@ -85,37 +85,37 @@ func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State,
 				continue
 			}
 			if err != nil {
-				return runtime.State{}, err
+				return workload.Status{}, err
 			}
 			r.log.Info("created container", "container", spec.Name, "id", short(id), "image", spec.Image)
 			if st, err = r.Inspect(ctx, id); err != nil {
-				return runtime.State{}, err
+				return workload.Status{}, err
 			}
 		case err != nil:
-			return runtime.State{}, err
-		case st.Status == container.StateRemoving:
+			return workload.Status{}, err
+		case st.Detail == container.StateRemoving:
 			if err := r.waitGone(ctx, spec.Name); err != nil {
-				return runtime.State{}, err
+				return workload.Status{}, err
 			}
 			continue
-		case st.Labels[runtime.LabelManagedBy] != runtime.ManagedBy:
-			return runtime.State{}, fmt.Errorf("ensure container %s: the name is taken by a container not managed by %s (id %s)",
-				spec.Name, runtime.ManagedBy, short(st.ID))
+		case st.Labels[workload.LabelManagedBy] != workload.ManagedBy:
+			return workload.Status{}, fmt.Errorf("ensure container %s: the name is taken by a container not managed by %s (id %s)",
+				spec.Name, workload.ManagedBy, short(st.ID))
 		case !sameLab(st.Labels, labels):
 			if rounds++; rounds > ensureAttempts {
-				return runtime.State{}, fmt.Errorf("ensure container %s: name still contested after %d attempts", spec.Name, ensureAttempts)
+				return workload.Status{}, fmt.Errorf("ensure container %s: name still contested after %d attempts", spec.Name, ensureAttempts)
 			}
 			r.log.Info("replacing container: resource uid or spec hash differs", "container", spec.Name, "id", short(st.ID),
-				"have_uid", st.Labels[runtime.LabelResourceUID], "want_uid", labels[runtime.LabelResourceUID],
-				"have_spec_hash", st.Labels[runtime.LabelSpecHash], "want_spec_hash", labels[runtime.LabelSpecHash])
+				"have_uid", st.Labels[workload.LabelResourceUID], "want_uid", labels[workload.LabelResourceUID],
+				"have_spec_hash", st.Labels[workload.LabelSpecHash], "want_spec_hash", labels[workload.LabelSpecHash])
 			if err := r.Remove(ctx, st.ID); err != nil {
-				return runtime.State{}, err
+				return workload.Status{}, err
 			}
 			continue
 		default:
-			r.log.Debug("adopting container", "container", spec.Name, "id", short(st.ID), "status", st.Status)
+			r.log.Debug("adopting container", "container", spec.Name, "id", short(st.ID), "status", st.Detail)
 		}
-		if st.Status != container.StateCreated {
+		if st.Detail != container.StateCreated {
 			return st, nil
 		}
 		if err := r.cli.ContainerStart(ctx, st.ID, container.StartOptions{}); err != nil {
@@ -129,7 +129,7 @@ func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec) (runtime.State,
 }
 
 // create creates (not starts) the container; errNameTaken on a 409.
-func (r *Runtime) create(ctx context.Context, spec runtime.Spec, labels map[string]string) (string, error) {
+func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[string]string) (string, error) {
 	img, err := r.image(ctx, spec.Image)
 	if err != nil {
 		return "", err
@@ -161,15 +161,15 @@ func (r *Runtime) create(ctx context.Context, spec runtime.Spec, labels map[stri
 // (no swap beyond it), process count, no privileges, no host mounts, no
 // restart (an exit is for the controller to judge), ports published on
 // ephemeral host ports, and bounded log files.
-func (r *Runtime) hostConfig(spec runtime.Spec, img image.InspectResponse) *container.HostConfig {
+func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *container.HostConfig {
 	pids := spec.PidsLimit
 	if pids <= 0 {
 		pids = r.pidsLimit
 	}
 	hc := &container.HostConfig{
 		Resources: container.Resources{
-			NanoCPUs:  spec.NanoCPUs,
-			Memory:    spec.MemoryBytes,
+			NanoCPUs:  spec.Limits.MilliCPU * 1e6,
+			Memory:    spec.Limits.MemoryBytes,
 			PidsLimit: &pids,
 		},
 		Privileged:      false,
@@ -183,8 +183,8 @@ func (r *Runtime) hostConfig(spec runtime.Spec, img image.InspectResponse) *cont
 			Config: map[string]string{"max-size": "10m", "max-file": "2"},
 		},
 	}
-	if spec.MemoryBytes > 0 {
-		hc.MemorySwap = spec.MemoryBytes
+	if spec.Limits.MemoryBytes > 0 {
+		hc.MemorySwap = spec.Limits.MemoryBytes
 	}
 	if r.publishIP != "" && img.Config != nil {
 		hc.PortBindings = nat.PortMap{}
@@ -196,10 +196,10 @@ func (r *Runtime) hostConfig(spec runtime.Spec, img image.InspectResponse) *cont
 }
 
 // image makes sure ref is present: the local image if there is one, else a
-// pull. A pull that fails gives an error wrapping runtime.ErrImage with the
+// pull. A pull that fails gives an error wrapping workload.ErrImage with the
 // engine's reason, unless the caller gave up or the engine is unreachable
 // (those are not the image's fault, and are worth a retry).
-func (r *Runtime) image(ctx context.Context, ref string) (image.InspectResponse, error) {
+func (r *Engine) image(ctx context.Context, ref string) (image.InspectResponse, error) {
 	img, err := r.cli.ImageInspect(ctx, ref)
 	if err == nil {
 		return img, nil
@@ -217,12 +217,12 @@ func (r *Runtime) image(ctx context.Context, ref string) (image.InspectResponse,
 			return img, fmt.Errorf("pull image %s: %w", ref, err)
 		}
 		r.log.Warn("image pull failed", "image", ref, "error", err, "took", time.Since(start))
-		return img, fmt.Errorf("%w: %s is not present on the engine and pulling it failed: %v", runtime.ErrImage, ref, err)
+		return img, fmt.Errorf("%w: %s is not present on the engine and pulling it failed: %v", workload.ErrImage, ref, err)
 	}
 	r.log.Info("pulled image", "image", ref, "took", time.Since(start))
 	img, err = r.cli.ImageInspect(ctx, ref)
 	if cerrdefs.IsNotFound(err) {
-		return img, fmt.Errorf("%w: %s still not present after a successful pull", runtime.ErrImage, ref)
+		return img, fmt.Errorf("%w: %s still not present after a successful pull", workload.ErrImage, ref)
 	}
 	if err != nil {
 		return img, fmt.Errorf("inspect image %s: %w", ref, err)
@@ -233,7 +233,7 @@ func (r *Runtime) image(ctx context.Context, ref string) (image.InspectResponse,
 // pull pulls ref within the pull timeout. The engine reports most failures
 // inside the progress stream, with HTTP 200, so the stream is read to the
 // end for them.
-func (r *Runtime) pull(ctx context.Context, ref string) error {
+func (r *Engine) pull(ctx context.Context, ref string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.pullTimeout)
 	defer cancel()
 	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
@@ -267,14 +267,14 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 }
 
 // waitGone waits (bounded) for a container being removed to disappear.
-func (r *Runtime) waitGone(ctx context.Context, name string) error {
+func (r *Engine) waitGone(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, goneTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		_, err := r.Inspect(ctx, name)
-		if errors.Is(err, runtime.ErrNotFound) {
+		if errors.Is(err, workload.ErrNotFound) {
 			return nil
 		}
 		select {
@@ -287,12 +287,12 @@ func (r *Runtime) waitGone(ctx context.Context, name string) error {
 
 // ourLabels are spec.Labels with managed-by=labd always set, so that List
 // and the garbage collector find every container Ensure made.
-func ourLabels(spec runtime.Spec) map[string]string {
+func ourLabels(spec workload.Spec) map[string]string {
 	l := maps.Clone(spec.Labels)
 	if l == nil {
 		l = map[string]string{}
 	}
-	l[runtime.LabelManagedBy] = runtime.ManagedBy
+	l[workload.LabelManagedBy] = workload.ManagedBy
 	return l
 }
 
@@ -300,8 +300,8 @@ func ourLabels(spec runtime.Spec) map[string]string {
 // a container's labels also carry its image's labels, and the leader
 // epoch changes with leadership, not with the lab.
 func sameLab(have, want map[string]string) bool {
-	return have[runtime.LabelResourceUID] == want[runtime.LabelResourceUID] &&
-		have[runtime.LabelSpecHash] == want[runtime.LabelSpecHash]
+	return have[workload.LabelResourceUID] == want[workload.LabelResourceUID] &&
+		have[workload.LabelSpecHash] == want[workload.LabelSpecHash]
 }
 
 // env renders the environment in a stable order.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,16 +17,16 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/labrm/terraform-provider-lab/server/runtime"
-	"github.com/labrm/terraform-provider-lab/server/runtime/docker"
+	"github.com/labrm/terraform-provider-lab/server/docker"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // Tests here run against the real engine (scripts/testenv.sh starts it and
 // builds the test image); servertest.Docker skips them without one, and
 // fails them under CI=true.
 
-func newRuntime(t *testing.T, cfg docker.Config) (*docker.Runtime, string) {
+func newEngine(t *testing.T, cfg docker.Config) (*docker.Engine, string) {
 	t.Helper()
 	img := servertest.Docker(t)
 	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -59,7 +60,7 @@ func randHex(n int) string {
 
 // newSpec returns a spec with a unique name whose container is removed
 // when the test ends.
-func newSpec(t *testing.T, r *docker.Runtime, img string, env map[string]string) runtime.Spec {
+func newSpec(t *testing.T, r *docker.Engine, img string, env map[string]string) workload.Spec {
 	t.Helper()
 	name := "labrm-test-" + randHex(6)
 	t.Cleanup(func() {
@@ -69,26 +70,25 @@ func newSpec(t *testing.T, r *docker.Runtime, img string, env map[string]string)
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	return runtime.Spec{
+	return workload.Spec{
 		Name:  name,
 		Image: img,
 		Env:   env,
 		Labels: map[string]string{
-			runtime.LabelResourceUID: randHex(16),
-			runtime.LabelSpecHash:    "hash-1",
-			runtime.LabelNamespace:   "test",
-			runtime.LabelName:        name,
-			runtime.LabelLeaderEpoch: "1",
+			workload.LabelResourceUID: randHex(16),
+			workload.LabelSpecHash:    "hash-1",
+			workload.LabelNamespace:   "test",
+			workload.LabelName:        name,
+			workload.LabelLeaderEpoch: "1",
 		},
-		NanoCPUs:    500_000_000,
-		MemoryBytes: 64 << 20,
+		Limits:      workload.Resources{MilliCPU: 500, MemoryBytes: 64 << 20},
 		PidsLimit:   64,
 		StopTimeout: 5 * time.Second,
 	}
 }
 
 // waitState polls Inspect until ok(state) or the deadline.
-func waitState(t *testing.T, r *docker.Runtime, name string, timeout time.Duration, what string, ok func(runtime.State) bool) runtime.State {
+func waitState(t *testing.T, r *docker.Engine, name string, timeout time.Duration, what string, ok func(workload.Status) bool) workload.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -104,7 +104,7 @@ func waitState(t *testing.T, r *docker.Runtime, name string, timeout time.Durati
 }
 
 // waitLogs polls the container's logs until they contain want.
-func waitLogs(t *testing.T, r *docker.Runtime, name, want string) string {
+func waitLogs(t *testing.T, r *docker.Engine, name, want string) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -122,11 +122,13 @@ func waitLogs(t *testing.T, r *docker.Runtime, name, want string) string {
 	}
 }
 
-func exited(st runtime.State) bool { return st.Status == container.StateExited }
+func exited(st workload.Status) bool {
+	return st.State == workload.Exited && st.Detail == container.StateExited
+}
 
 func TestPing(t *testing.T) {
 	t.Parallel()
-	r, _ := newRuntime(t, docker.Config{})
+	r, _ := newEngine(t, docker.Config{})
 	if err := r.Ping(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -143,15 +145,15 @@ func TestPingUnreachableEngine(t *testing.T) {
 	if err := r.Ping(ctx); err == nil {
 		t.Fatal("Ping of a missing socket succeeded")
 	}
-	_, err = r.Ensure(ctx, runtime.Spec{Name: "labrm-test-x", Image: "labrm/busybox:test"})
-	if err == nil || errors.Is(err, runtime.ErrImage) {
+	_, err = r.Ensure(ctx, workload.Spec{Name: "labrm-test-x", Image: "labrm/busybox:test"})
+	if err == nil || errors.Is(err, workload.ErrImage) || workload.Permanent(err) != nil {
 		t.Fatalf("Ensure on an unreachable engine: err = %v, want an error that is not ErrImage (retryable)", err)
 	}
 }
 
 func TestEnsureRunsAndServes(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, map[string]string{"LAB_TYPE": "python-basics"})
 	ctx := ctxT(t, 2*time.Minute)
 
@@ -159,13 +161,13 @@ func TestEnsureRunsAndServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.Running || st.Status != container.StateRunning || st.ID == "" || st.Name != spec.Name {
+	if st.State != workload.Running || st.Detail != container.StateRunning || st.ID == "" || st.Name != spec.Name {
 		t.Fatalf("state after Ensure = %+v, want running %s", st, spec.Name)
 	}
 	if st.StartedAt.IsZero() || st.Created.IsZero() {
 		t.Errorf("times not reported: started %v created %v", st.StartedAt, st.Created)
 	}
-	if st.Labels[runtime.LabelManagedBy] != runtime.ManagedBy || st.Labels[runtime.LabelResourceUID] != spec.Labels[runtime.LabelResourceUID] {
+	if st.Labels[workload.LabelManagedBy] != workload.ManagedBy || st.Labels[workload.LabelResourceUID] != spec.Labels[workload.LabelResourceUID] {
 		t.Errorf("labels = %v", st.Labels)
 	}
 	if st.Ports["8080/tcp"] == "" {
@@ -174,6 +176,19 @@ func TestEnsureRunsAndServes(t *testing.T) {
 	url := st.AccessURL()
 	if want := "http://localhost:" + st.Ports["8080/tcp"]; url != want {
 		t.Fatalf("AccessURL = %q, want %q", url, want)
+	}
+	// Its own address on the engine's network, where a proxy on that
+	// network would reach it, is the one the engine reports.
+	raw, err := r.Client().ContainerInspect(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, n := range raw.NetworkSettings.Networks {
+		addrs = append(addrs, n.IPAddress)
+	}
+	if net.ParseIP(st.Address) == nil || !slices.Contains(addrs, st.Address) {
+		t.Fatalf("Address = %q, want one of the container's network addresses %v", st.Address, addrs)
 	}
 
 	// The lab answers on its published port (httpd may need a moment).
@@ -216,7 +231,7 @@ func get(ctx context.Context, url string) (string, error) {
 
 func TestEnsurePublishIP(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{PublishIP: "127.0.0.1", AccessHost: "127.0.0.1"})
+	r, img := newEngine(t, docker.Config{PublishIP: "127.0.0.1", AccessHost: "127.0.0.1"})
 	spec := newSpec(t, r, img, nil)
 	ctx := ctxT(t, 2*time.Minute)
 	st, err := r.Ensure(ctx, spec)
@@ -247,14 +262,14 @@ func TestEnsureAdoptsAfterCrash(t *testing.T) {
 	for _, started := range []bool{false, true} {
 		t.Run(map[bool]string{false: "created", true: "running"}[started], func(t *testing.T) {
 			t.Parallel()
-			r, img := newRuntime(t, docker.Config{})
+			r, img := newEngine(t, docker.Config{})
 			spec := newSpec(t, r, img, nil)
 			ctx := ctxT(t, 2*time.Minute)
-			labels := map[string]string{runtime.LabelManagedBy: runtime.ManagedBy}
+			labels := map[string]string{workload.LabelManagedBy: workload.ManagedBy}
 			for k, v := range spec.Labels {
 				labels[k] = v
 			}
-			labels[runtime.LabelLeaderEpoch] = "0" // an older leader made it
+			labels[workload.LabelLeaderEpoch] = "0" // an older leader made it
 			made, err := r.Client().ContainerCreate(ctx, &container.Config{Image: img, Labels: labels}, nil, nil, nil, spec.Name)
 			if err != nil {
 				t.Fatal(err)
@@ -271,7 +286,7 @@ func TestEnsureAdoptsAfterCrash(t *testing.T) {
 			if st.ID != made.ID {
 				t.Fatalf("Ensure made container %s, want adoption of %s", st.ID, made.ID)
 			}
-			if !st.Running {
+			if st.State != workload.Running {
 				t.Fatalf("adopted container not running: %+v", st)
 			}
 			all, err := r.List(ctx)
@@ -280,7 +295,7 @@ func TestEnsureAdoptsAfterCrash(t *testing.T) {
 			}
 			n := 0
 			for _, c := range all {
-				if c.Name == spec.Name || c.Labels[runtime.LabelResourceUID] == spec.Labels[runtime.LabelResourceUID] {
+				if c.Name == spec.Name || c.Labels[workload.LabelResourceUID] == spec.Labels[workload.LabelResourceUID] {
 					n++
 				}
 			}
@@ -293,14 +308,14 @@ func TestEnsureAdoptsAfterCrash(t *testing.T) {
 
 func TestEnsureReplacesOnSpecChange(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, map[string]string{"GEN": "1"})
 	ctx := ctxT(t, 2*time.Minute)
 	first, err := r.Ensure(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec.Labels[runtime.LabelSpecHash] = "hash-2"
+	spec.Labels[workload.LabelSpecHash] = "hash-2"
 	spec.Env = map[string]string{"GEN": "2"}
 	second, err := r.Ensure(ctx, spec)
 	if err != nil {
@@ -309,7 +324,7 @@ func TestEnsureReplacesOnSpecChange(t *testing.T) {
 	if second.ID == first.ID {
 		t.Fatal("spec hash changed but the container was adopted")
 	}
-	if second.Labels[runtime.LabelSpecHash] != "hash-2" || !second.Running {
+	if second.Labels[workload.LabelSpecHash] != "hash-2" || second.State != workload.Running {
 		t.Fatalf("replacement = %+v", second)
 	}
 	if _, err := r.Client().ContainerInspect(ctx, first.ID); err == nil {
@@ -324,7 +339,7 @@ func TestEnsureReplacesOnSpecChange(t *testing.T) {
 	}
 
 	// A changed leader epoch alone is not a different lab.
-	spec.Labels[runtime.LabelLeaderEpoch] = "2"
+	spec.Labels[workload.LabelLeaderEpoch] = "2"
 	third, err := r.Ensure(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +351,7 @@ func TestEnsureReplacesOnSpecChange(t *testing.T) {
 
 func TestEnsureRefusesForeignContainer(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, nil)
 	ctx := ctxT(t, time.Minute)
 	foreign, err := r.Client().ContainerCreate(ctx, &container.Config{Image: img}, nil, nil, nil, spec.Name)
@@ -350,11 +365,15 @@ func TestEnsureRefusesForeignContainer(t *testing.T) {
 	if _, err := r.Client().ContainerInspect(ctx, foreign.ID); err != nil {
 		t.Fatalf("foreign container was touched: %v", err)
 	}
+	// Created, never started: pending.
+	if st, err := r.Inspect(ctx, spec.Name); err != nil || st.State != workload.Pending || st.Detail != container.StateCreated || !st.StartedAt.IsZero() {
+		t.Fatalf("a created container: %+v, %v; want pending", st, err)
+	}
 }
 
 func TestEnsureConcurrent(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, nil)
 	ctx := ctxT(t, 2*time.Minute)
 	const n = 8
@@ -377,21 +396,21 @@ func TestEnsureConcurrent(t *testing.T) {
 		}
 	}
 	st, err := r.Inspect(ctx, spec.Name)
-	if err != nil || !st.Running {
+	if err != nil || st.State != workload.Running {
 		t.Fatalf("after concurrent Ensures: %+v, %v", st, err)
 	}
 }
 
 func TestExitCodeReported(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, map[string]string{"LAB_EXIT_AFTER": "1", "LAB_EXIT_CODE": "3"})
 	ctx := ctxT(t, 2*time.Minute)
 	if _, err := r.Ensure(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	st := waitState(t, r, spec.Name, 30*time.Second, "exited", exited)
-	if st.Running || st.ExitCode != 3 || st.OOMKilled || st.Error != "" {
+	if st.State != workload.Exited || st.ExitCode != 3 || st.OOMKilled || st.Message != "" {
 		t.Fatalf("exited state = %+v, want exit code 3, not OOM, no error", st)
 	}
 	if st.FinishedAt.Before(st.StartedAt) || st.FinishedAt.IsZero() {
@@ -410,14 +429,14 @@ func TestExitCodeReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ID != st.ID || again.Running || again.ExitCode != 3 || !again.StartedAt.Equal(st.StartedAt) {
+	if again.ID != st.ID || again.State == workload.Running || again.ExitCode != 3 || !again.StartedAt.Equal(st.StartedAt) {
 		t.Fatalf("Ensure of an exited lab = %+v, want it as it was: %+v", again, st)
 	}
 }
 
 func TestOOMKilledReported(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	info, err := r.Client().Info(ctxT(t, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -426,7 +445,7 @@ func TestOOMKilledReported(t *testing.T) {
 		t.Skip("this engine does not support memory limits (no memory cgroup)")
 	}
 	spec := newSpec(t, r, img, map[string]string{"LAB_ALLOC_MB": "256"})
-	spec.MemoryBytes = 32 << 20
+	spec.Limits.MemoryBytes = 32 << 20
 	ctx := ctxT(t, 2*time.Minute)
 	if _, err := r.Ensure(ctx, spec); err != nil {
 		t.Fatal(err)
@@ -444,7 +463,7 @@ func TestOOMKilledReported(t *testing.T) {
 
 func TestLogs(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, nil)
 	ctx := ctxT(t, 2*time.Minute)
 	if _, err := r.Ensure(ctx, spec); err != nil {
@@ -469,14 +488,14 @@ func TestLogs(t *testing.T) {
 	if len(lines) < 2 || last != lines[len(lines)-2] {
 		t.Fatalf("Logs(1) = %q, want the last line of %q", last, logs)
 	}
-	if _, err := r.Logs(ctx, "labrm-test-missing-"+randHex(4), 10); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := r.Logs(ctx, "labrm-test-missing-"+randHex(4), 10); !errors.Is(err, workload.ErrNotFound) {
 		t.Fatalf("Logs of a missing container: %v, want ErrNotFound", err)
 	}
 }
 
 func TestStopAndRemoveAreIdempotent(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, nil)
 	ctx := ctxT(t, 2*time.Minute)
 	if _, err := r.Ensure(ctx, spec); err != nil {
@@ -498,7 +517,7 @@ func TestStopAndRemoveAreIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Running || st.ExitCode != 143 {
+	if st.State == workload.Running || st.ExitCode != 143 {
 		t.Fatalf("after Stop: %+v, want exited 143", st)
 	}
 	if err := r.Stop(ctx, spec.Name, time.Second); err != nil {
@@ -513,14 +532,14 @@ func TestStopAndRemoveAreIdempotent(t *testing.T) {
 	if err := r.Stop(ctx, spec.Name, time.Second); err != nil {
 		t.Fatalf("Stop of a removed container: %v", err)
 	}
-	if _, err := r.Inspect(ctx, spec.Name); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := r.Inspect(ctx, spec.Name); !errors.Is(err, workload.ErrNotFound) {
 		t.Fatalf("Inspect after Remove: %v, want ErrNotFound", err)
 	}
 }
 
 func TestRemoveConcurrentlyOnRunningContainer(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, nil)
 	ctx := ctxT(t, 2*time.Minute)
 	if _, err := r.Ensure(ctx, spec); err != nil {
@@ -537,17 +556,16 @@ func TestRemoveConcurrentlyOnRunningContainer(t *testing.T) {
 			t.Errorf("Remove %d: %v", i, err)
 		}
 	}
-	if _, err := r.Inspect(ctx, spec.Name); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := r.Inspect(ctx, spec.Name); !errors.Is(err, workload.ErrNotFound) {
 		t.Fatalf("Inspect after Remove: %v, want ErrNotFound", err)
 	}
 }
 
 func TestLimitsApplied(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	spec := newSpec(t, r, img, nil)
-	spec.NanoCPUs = 250_000_000
-	spec.MemoryBytes = 96 << 20
+	spec.Limits = workload.Resources{MilliCPU: 250, MemoryBytes: 96 << 20}
 	spec.PidsLimit = 50
 	spec.StopTimeout = 7 * time.Second
 	ctx := ctxT(t, 2*time.Minute)
@@ -560,8 +578,8 @@ func TestLimitsApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	hc := raw.HostConfig
-	if hc.NanoCPUs != spec.NanoCPUs || hc.Memory != spec.MemoryBytes || hc.MemorySwap != spec.MemoryBytes {
-		t.Errorf("cpu/memory = %d/%d/%d, want %d/%d/%d", hc.NanoCPUs, hc.Memory, hc.MemorySwap, spec.NanoCPUs, spec.MemoryBytes, spec.MemoryBytes)
+	if hc.NanoCPUs != 250_000_000 || hc.Memory != 96<<20 || hc.MemorySwap != 96<<20 {
+		t.Errorf("cpu/memory = %d/%d/%d, want %d/%d/%d", hc.NanoCPUs, hc.Memory, hc.MemorySwap, 250_000_000, 96<<20, 96<<20)
 	}
 	if hc.PidsLimit == nil || *hc.PidsLimit != 50 {
 		t.Errorf("pids limit = %v, want 50", hc.PidsLimit)
@@ -586,7 +604,7 @@ func TestLimitsApplied(t *testing.T) {
 
 func TestDefaultPidsLimit(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{DefaultPidsLimit: 77})
+	r, img := newEngine(t, docker.Config{DefaultPidsLimit: 77})
 	spec := newSpec(t, r, img, nil)
 	spec.PidsLimit = 0
 	ctx := ctxT(t, 2*time.Minute)
@@ -605,14 +623,17 @@ func TestDefaultPidsLimit(t *testing.T) {
 
 func TestMissingImage(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{PullTimeout: 30 * time.Second})
+	r, img := newEngine(t, docker.Config{PullTimeout: 30 * time.Second})
 	spec := newSpec(t, r, img, nil)
 	spec.Image = "labrm/does-not-exist:" + randHex(4)
 	ctx := ctxT(t, 2*time.Minute)
 	start := time.Now()
 	_, err := r.Ensure(ctx, spec)
-	if !errors.Is(err, runtime.ErrImage) {
+	if !errors.Is(err, workload.ErrImage) {
 		t.Fatalf("Ensure with a missing image: %v, want ErrImage", err)
+	}
+	if f := workload.Permanent(err); f == nil || f.Reason != "ImageUnavailable" {
+		t.Fatalf("a missing image is not a permanent ImageUnavailable failure: %v", f)
 	}
 	if !strings.Contains(err.Error(), spec.Image) || !strings.Contains(err.Error(), "pulling it failed") {
 		t.Fatalf("error does not say which image and why: %v", err)
@@ -621,18 +642,18 @@ func TestMissingImage(t *testing.T) {
 		t.Errorf("failing took %s", took)
 	}
 	t.Logf("missing image error (%s): %v", time.Since(start), err)
-	if _, err := r.Inspect(ctx, spec.Name); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := r.Inspect(ctx, spec.Name); !errors.Is(err, workload.ErrNotFound) {
 		t.Fatalf("a container was created for a missing image: %v", err)
 	}
 }
 
 func TestListOnlyOurs(t *testing.T) {
 	t.Parallel()
-	r, img := newRuntime(t, docker.Config{})
+	r, img := newEngine(t, docker.Config{})
 	ctx := ctxT(t, 2*time.Minute)
 	a := newSpec(t, r, img, nil)
 	b := newSpec(t, r, img, map[string]string{"LAB_EXIT_AFTER": "0"})
-	for _, s := range []runtime.Spec{a, b} {
+	for _, s := range []workload.Spec{a, b} {
 		if _, err := r.Ensure(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -652,9 +673,9 @@ func TestListOnlyOurs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]runtime.State{}
+	got := map[string]workload.Status{}
 	for _, c := range all {
-		if c.Labels[runtime.LabelManagedBy] != runtime.ManagedBy {
+		if c.Labels[workload.LabelManagedBy] != workload.ManagedBy {
 			t.Errorf("List returned %s labelled %v", c.Name, c.Labels)
 		}
 		got[c.Name] = c
@@ -662,10 +683,47 @@ func TestListOnlyOurs(t *testing.T) {
 	if _, ok := got[foreign]; ok {
 		t.Error("List returned a container not managed by labd")
 	}
-	if c, ok := got[a.Name]; !ok || !c.Running || c.Ports["8080/tcp"] == "" || c.Labels[runtime.LabelResourceUID] != a.Labels[runtime.LabelResourceUID] {
+	if c, ok := got[a.Name]; !ok || c.State != workload.Running || c.Ports["8080/tcp"] == "" || c.Labels[workload.LabelResourceUID] != a.Labels[workload.LabelResourceUID] {
 		t.Errorf("running container %s in List: %+v (found %v)", a.Name, c, ok)
 	}
-	if c, ok := got[b.Name]; !ok || c.Running || c.Status != container.StateExited {
+	if c, ok := got[b.Name]; !ok || c.State == workload.Running || c.Detail != container.StateExited {
 		t.Errorf("exited container %s in List: %+v (found %v)", b.Name, c, ok)
+	}
+}
+
+func TestCapacity(t *testing.T) {
+	t.Parallel()
+	r, _ := newEngine(t, docker.Config{})
+	ctx := ctxT(t, 10*time.Second)
+	got, err := r.Capacity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := r.Client().Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MilliCPU != int64(info.NCPU)*1000 || got.MemoryBytes != info.MemTotal || got.MilliCPU <= 0 || got.MemoryBytes <= 0 {
+		t.Fatalf("Capacity = %+v, engine reports %d CPUs and %d bytes", got, info.NCPU, info.MemTotal)
+	}
+	unreachable, err := docker.New(docker.Config{Host: "tcp://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unreachable.Close()
+	if _, err := unreachable.Capacity(ctx); err == nil {
+		t.Fatal("Capacity of an unreachable engine succeeded")
+	}
+}
+
+func TestHasImage(t *testing.T) {
+	t.Parallel()
+	r, img := newEngine(t, docker.Config{})
+	ctx := ctxT(t, 10*time.Second)
+	if ok, err := r.HasImage(ctx, img); err != nil || !ok {
+		t.Fatalf("HasImage(%s) = %v, %v", img, ok, err)
+	}
+	if ok, err := r.HasImage(ctx, "labrm/does-not-exist:"+randHex(4)); err != nil || ok {
+		t.Fatalf("HasImage(missing) = %v, %v", ok, err)
 	}
 }

@@ -1,11 +1,21 @@
-// Package docker implements runtime.Runtime on a Docker engine through the
-// official client, with API version negotiation: the engine on Debian 12
-// speaks API 1.41, and every call made here exists in that version.
+// Package docker runs labs' workloads as Docker containers: it implements
+// the controller's reconcile.Engine through the official client, with API
+// version negotiation (the engine on Debian 12 speaks API 1.41, and every
+// call made here exists in that version). It is the only importer of the
+// Docker client.
 //
-// The container name is the idempotency key: Ensure adopts a container of
-// that name when its labels say it is the same lab with the same spec, so a
-// controller that crashed between "create container" and "record its id"
-// finds its container instead of creating a second one.
+// A workload is one container, named workload.Name(uid). The name is the
+// idempotency key: Ensure adopts a container of that name when its labels
+// say it is the same lab with the same spec, so a controller that crashed
+// between "create container" and "record its id" finds its container
+// instead of creating a second one.
+//
+// States map as: created → workload.Pending; running, paused, restarting →
+// workload.Running; removing, exited, dead → workload.Exited (Detail keeps
+// Docker's word). The engine's error text is Status.Message. An image that
+// is neither present nor pullable is workload.ErrImage (permanent); an
+// unreachable engine, a cancelled call or any other engine error is
+// transient.
 package docker
 
 import (
@@ -13,6 +23,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,10 +34,11 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
-	"github.com/labrm/terraform-provider-lab/server/runtime"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // Defaults for Config.
@@ -39,7 +52,7 @@ const (
 // lines, and one line can be arbitrarily long.
 const maxLogBytes = 4 << 20
 
-// Config configures the Docker runtime.
+// Config configures the Docker engine.
 type Config struct {
 	// Host is the engine address (unix:///var/run/docker.sock,
 	// tcp://host:2376). Empty means DOCKER_HOST or the platform default.
@@ -58,9 +71,9 @@ type Config struct {
 	Logger           *slog.Logger
 }
 
-// Runtime is a runtime.Runtime on a Docker engine. It is safe for
+// Engine runs workloads as containers on a Docker engine. It is safe for
 // concurrent use.
-type Runtime struct {
+type Engine struct {
 	cli         *client.Client
 	negotiation sync.Mutex
 	negotiated  bool
@@ -71,11 +84,9 @@ type Runtime struct {
 	log         *slog.Logger
 }
 
-var _ runtime.Runtime = (*Runtime)(nil)
-
-// New returns a runtime for the engine at cfg.Host. It does not contact the
-// engine; call Ping to check it answers.
-func New(cfg Config) (*Runtime, error) {
+// New returns an Engine for the Docker engine at cfg.Host. It does not
+// contact the engine; call Ping to check it answers.
+func New(cfg Config) (*Engine, error) {
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	if cfg.Host != "" {
 		opts = append(opts, client.WithHost(cfg.Host))
@@ -84,7 +95,7 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Runtime{
+	return &Engine{
 		cli:         cli,
 		accessHost:  cmp.Or(cfg.AccessHost, DefaultAccessHost),
 		publishIP:   cfg.PublishIP,
@@ -95,14 +106,14 @@ func New(cfg Config) (*Runtime, error) {
 }
 
 // Close releases the client's connections.
-func (r *Runtime) Close() error { return r.cli.Close() }
+func (r *Engine) Close() error { return r.cli.Close() }
 
 // AccessHost is the host name at which published ports are reachable.
-func (r *Runtime) AccessHost() string { return r.accessHost }
+func (r *Engine) AccessHost() string { return r.accessHost }
 
 // Client exposes the underlying engine client, for tests and diagnostics,
 // with the API version negotiated (if the engine answers).
-func (r *Runtime) Client() *client.Client {
+func (r *Engine) Client() *client.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	r.negotiate(ctx)
@@ -112,7 +123,7 @@ func (r *Runtime) Client() *client.Client {
 // negotiate settles the API version once, before any other call: the
 // client's own lazy negotiation writes its state unguarded on the first
 // request, a data race when the first requests are concurrent.
-func (r *Runtime) negotiate(ctx context.Context) error {
+func (r *Engine) negotiate(ctx context.Context) error {
 	r.negotiation.Lock()
 	defer r.negotiation.Unlock()
 	if r.negotiated {
@@ -128,7 +139,7 @@ func (r *Runtime) negotiate(ctx context.Context) error {
 }
 
 // Ping checks that the engine answers (and negotiates the API version).
-func (r *Runtime) Ping(ctx context.Context) error {
+func (r *Engine) Ping(ctx context.Context) error {
 	if err := r.negotiate(ctx); err != nil {
 		return err
 	}
@@ -138,24 +149,24 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Inspect reports the container called name, or runtime.ErrNotFound.
-func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.State, error) {
+// Inspect reports the container called name, or workload.ErrNotFound.
+func (r *Engine) Inspect(ctx context.Context, name string) (workload.Status, error) {
 	if err := r.negotiate(ctx); err != nil {
-		return runtime.State{}, err
+		return workload.Status{}, err
 	}
 	resp, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return runtime.State{}, fmt.Errorf("inspect container %s: %w", name, runtime.ErrNotFound)
+			return workload.Status{}, fmt.Errorf("inspect container %s: %w", name, workload.ErrNotFound)
 		}
-		return runtime.State{}, fmt.Errorf("inspect container %s: %w", name, err)
+		return workload.Status{}, fmt.Errorf("inspect container %s: %w", name, err)
 	}
 	return r.state(resp), nil
 }
 
 // Stop sends SIGTERM and, after timeout, SIGKILL. A container that is
 // already stopped or gone counts as stopped.
-func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
+func (r *Engine) Stop(ctx context.Context, name string, timeout time.Duration) error {
 	if err := r.negotiate(ctx); err != nil {
 		return err
 	}
@@ -169,7 +180,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 
 // Remove force-removes a container and its anonymous volumes. Gone, or a
 // removal already in progress (a concurrent call), counts as removed.
-func (r *Runtime) Remove(ctx context.Context, name string) error {
+func (r *Engine) Remove(ctx context.Context, name string) error {
 	if err := r.negotiate(ctx); err != nil {
 		return err
 	}
@@ -185,7 +196,7 @@ func (r *Runtime) Remove(ctx context.Context, name string) error {
 
 // Logs returns the last lines of the container's stdout and stderr,
 // interleaved as they were written. lines <= 0 means all of them.
-func (r *Runtime) Logs(ctx context.Context, name string, lines int) (string, error) {
+func (r *Engine) Logs(ctx context.Context, name string, lines int) (string, error) {
 	if err := r.negotiate(ctx); err != nil {
 		return "", err
 	}
@@ -196,7 +207,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, lines int) (string, err
 	rc, err := r.cli.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail})
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return "", fmt.Errorf("container logs %s: %w", name, runtime.ErrNotFound)
+			return "", fmt.Errorf("container logs %s: %w", name, workload.ErrNotFound)
 		}
 		return "", fmt.Errorf("container logs %s: %w", name, err)
 	}
@@ -213,24 +224,24 @@ func (r *Runtime) Logs(ctx context.Context, name string, lines int) (string, err
 // List returns every container labelled managed-by=labd, in any state,
 // from the engine's summary: ExitCode, StartedAt and FinishedAt are not
 // filled in (Inspect one container for those).
-func (r *Runtime) List(ctx context.Context) ([]runtime.State, error) {
+func (r *Engine) List(ctx context.Context) ([]workload.Status, error) {
 	if err := r.negotiate(ctx); err != nil {
 		return nil, err
 	}
 	cs, err := r.cli.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", runtime.LabelManagedBy+"="+runtime.ManagedBy)),
+		Filters: filters.NewArgs(filters.Arg("label", workload.LabelManagedBy+"="+workload.ManagedBy)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	out := make([]runtime.State, 0, len(cs))
+	out := make([]workload.Status, 0, len(cs))
 	for _, c := range cs {
-		st := runtime.State{
+		st := workload.Status{
 			ID:         c.ID,
 			Image:      c.Image,
-			Status:     c.State,
-			Running:    c.State == container.StateRunning,
+			State:      stateOf(c.State),
+			Detail:     c.State,
 			Created:    time.Unix(c.Created, 0).UTC(),
 			Labels:     c.Labels,
 			Ports:      map[string]string{},
@@ -244,25 +255,80 @@ func (r *Runtime) List(ctx context.Context) ([]runtime.State, error) {
 				st.Ports[fmt.Sprintf("%d/%s", p.PrivatePort, p.Type)] = strconv.Itoa(int(p.PublicPort))
 			}
 		}
+		if c.NetworkSettings != nil {
+			st.Address = address(c.NetworkSettings.Networks)
+		}
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
+// Capacity is the engine's CPUs and memory, as its host reports them.
+func (r *Engine) Capacity(ctx context.Context) (workload.Resources, error) {
+	if err := r.negotiate(ctx); err != nil {
+		return workload.Resources{}, err
+	}
+	info, err := r.cli.Info(ctx)
+	if err != nil {
+		return workload.Resources{}, fmt.Errorf("read the Docker engine's capacity: %w", err)
+	}
+	return workload.Resources{MilliCPU: int64(info.NCPU) * 1000, MemoryBytes: info.MemTotal}, nil
+}
+
+// HasImage reports whether the engine holds the image ref, without
+// pulling it.
+func (r *Engine) HasImage(ctx context.Context, ref string) (bool, error) {
+	if err := r.negotiate(ctx); err != nil {
+		return false, err
+	}
+	_, err := r.cli.ImageInspect(ctx, ref)
+	switch {
+	case err == nil:
+		return true, nil
+	case cerrdefs.IsNotFound(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("inspect image %s: %w", ref, err)
+}
+
+// stateOf maps Docker's container state onto the workload states. A
+// paused or restarting container still counts as running, as the engine's
+// own Running flag says.
+func stateOf(s container.ContainerState) workload.State {
+	switch s {
+	case container.StateCreated:
+		return workload.Pending
+	case container.StateRunning, container.StatePaused, container.StateRestarting:
+		return workload.Running
+	}
+	return workload.Exited
+}
+
+// address is the container's IP address on the first of its networks (by
+// name) that gives one.
+func address(networks map[string]*network.EndpointSettings) string {
+	for _, name := range slices.Sorted(maps.Keys(networks)) {
+		if n := networks[name]; n != nil && n.IPAddress != "" {
+			return n.IPAddress
+		}
+	}
+	return ""
+}
+
 // state converts the engine's inspect answer.
-func (r *Runtime) state(c container.InspectResponse) runtime.State {
-	st := runtime.State{Ports: map[string]string{}, AccessHost: r.accessHost}
+func (r *Engine) state(c container.InspectResponse) workload.Status {
+	st := workload.Status{Ports: map[string]string{}, AccessHost: r.accessHost}
 	if c.ContainerJSONBase != nil {
 		st.ID = c.ID
 		st.Name = strings.TrimPrefix(c.Name, "/")
 		st.Created = parseTime(c.Created)
 		if s := c.State; s != nil {
-			st.Status = s.Status
-			st.Running = s.Running
+			st.State = stateOf(s.Status)
+			st.Detail = s.Status
 			st.ExitCode = s.ExitCode
 			st.OOMKilled = s.OOMKilled
-			st.Error = s.Error
+			st.Message = s.Error
 			st.StartedAt = parseTime(s.StartedAt)
 			st.FinishedAt = parseTime(s.FinishedAt)
 		}
@@ -280,6 +346,7 @@ func (r *Runtime) state(c container.InspectResponse) runtime.State {
 				}
 			}
 		}
+		st.Address = address(c.NetworkSettings.Networks)
 	}
 	return st
 }
