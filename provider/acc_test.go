@@ -117,6 +117,17 @@ func checkDestroyed(d *labd, earlier ...*string) resource.TestCheckFunc {
 	}
 }
 
+// checkBackend runs check on the lab named name as labd has it now.
+func checkBackend(d *labd, name string, check func(l *api.LabInstanceRequest) error) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		l, err := d.Client.Get(context.Background(), api.Key{Namespace: "default", Name: name})
+		if err != nil {
+			return err
+		}
+		return check(l)
+	}
+}
+
 // checkContainerRunning verifies with Docker that the lab's container_id is
 // a running container labelled with the lab's uid.
 func checkContainerRunning(uid, containerID *string) resource.TestCheckFunc {
@@ -250,17 +261,13 @@ func TestAccLab_updateDurationInPlace(t *testing.T) {
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr(addr, "duration_minutes", "45"),
 					resource.TestCheckResourceAttr(addr, "labels.team", "blue"),
-					func(*terraform.State) error {
-						l, err := d.Client.Get(context.Background(), api.Key{Namespace: "default", Name: name})
-						if err != nil {
-							return err
-						}
+					checkBackend(d, name, func(l *api.LabInstanceRequest) error {
 						if l.Spec.DurationMinutes != 45 || l.Metadata.Labels["team"] != "blue" || l.Metadata.UID != uid {
 							return fmt.Errorf("backend has duration %d labels %v uid %s; want 45, team=blue, uid %s",
 								l.Spec.DurationMinutes, l.Metadata.Labels, l.Metadata.UID, uid)
 						}
 						return nil
-					},
+					}),
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
 					sameUID.AddStateValue(addr, tfjsonpath.New("uid")),
@@ -397,10 +404,7 @@ func TestAccLab_driftDelete(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr(addr, "phase", "PENDING"),
-					func(*terraform.State) error {
-						_, err := d.Client.Get(context.Background(), key)
-						return err
-					},
+					checkBackend(d, name, func(*api.LabInstanceRequest) error { return nil }),
 				),
 				ConfigStateChecks: []statecheck.StateCheck{differentUID.AddStateValue(addr, tfjsonpath.New("uid"))},
 			},
@@ -493,16 +497,12 @@ func TestAccLab_scheduledPending(t *testing.T) {
 					resource.TestCheckResourceAttr(addr, "scheduled_start_time", at),
 					resource.TestCheckNoResourceAttr(addr, "container_id"),
 					resource.TestCheckNoResourceAttr(addr, "started_at"),
-					func(*terraform.State) error {
-						l, err := d.Client.Get(context.Background(), api.Key{Namespace: "default", Name: name})
-						if err != nil {
-							return err
-						}
+					checkBackend(d, name, func(l *api.LabInstanceRequest) error {
 						if l.Status.Phase != api.PhasePending || l.Spec.ScheduledStartTime != at {
 							return fmt.Errorf("backend: phase %s start %q; want PENDING at %s", l.Status.Phase, l.Spec.ScheduledStartTime, at)
 						}
 						return nil
-					},
+					}),
 				),
 			},
 			{
@@ -525,17 +525,13 @@ func TestAccLab_scheduledPending(t *testing.T) {
 					resource.TestCheckResourceAttr(addr, "scheduled_start_time", later),
 					resource.TestCheckResourceAttr(addr, "duration_minutes", "90"),
 					resource.TestCheckResourceAttr(addr, "labels.session", "exam"),
-					func(*terraform.State) error {
-						l, err := d.Client.Get(context.Background(), api.Key{Namespace: "default", Name: name})
-						if err != nil {
-							return err
-						}
+					checkBackend(d, name, func(l *api.LabInstanceRequest) error {
 						if l.Spec.ScheduledStartTime != later || l.Spec.DurationMinutes != 90 || l.Metadata.Labels["session"] != "exam" || l.Metadata.Generation != 2 {
 							return fmt.Errorf("backend: start %q duration %d labels %v generation %d; want %s, 90, session=exam, generation 2",
 								l.Spec.ScheduledStartTime, l.Spec.DurationMinutes, l.Metadata.Labels, l.Metadata.Generation, later)
 						}
 						return nil
-					},
+					}),
 				),
 			},
 			{
@@ -567,16 +563,12 @@ func TestAccLab_scheduledPending(t *testing.T) {
 `, later)), "student@university.edu", "other@university.edu", 1),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckNoResourceAttr(addr, "labels.%"),
-					func(*terraform.State) error {
-						l, err := d.Client.Get(context.Background(), api.Key{Namespace: "default", Name: name})
-						if err != nil {
-							return err
-						}
+					checkBackend(d, name, func(l *api.LabInstanceRequest) error {
 						if len(l.Metadata.Labels) != 0 {
 							return fmt.Errorf("backend still has labels %v", l.Metadata.Labels)
 						}
 						return nil
-					},
+					}),
 				),
 			},
 		},

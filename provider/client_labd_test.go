@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +22,6 @@ func TestClientAgainstLabd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	newLab := func(name string, labels api.StringMap) *api.LabInstanceRequest {
-		return &api.LabInstanceRequest{
-			Metadata: api.ObjectMeta{Name: name, Labels: labels},
-			Spec: api.Spec{LabTemplate: testImage(), StudentEmail: "s@university.edu", DurationMinutes: 30,
-				ScheduledStartTime: farFuture(), ResourceLimits: &api.ResourceLimits{CPU: "0.1", Memory: "32Mi"}},
-		}
-	}
-
 	if h, err := c.Health(ctx); err != nil || h.Status != "healthy" {
 		t.Fatalf("Health = %+v, %v", h, err)
 	}
@@ -36,7 +29,7 @@ func TestClientAgainstLabd(t *testing.T) {
 		t.Fatalf("Ready = %+v, %v", r, err)
 	}
 
-	created, err := c.Create(ctx, newLab("cl-a", api.StringMap{"team": "a"}))
+	created, err := c.Create(ctx, scheduledLab("cl-a", api.StringMap{"team": "a"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +37,10 @@ func TestClientAgainstLabd(t *testing.T) {
 		created.Metadata.Annotations[client.AnnotationRequestID] == "" {
 		t.Fatalf("created %+v", created.Metadata)
 	}
-	if _, err := c.Create(ctx, newLab("cl-a", nil)); api.ErrorCode(err) != api.EALREADYEXISTS {
+	if _, err := c.Create(ctx, scheduledLab("cl-a", nil)); api.ErrorCode(err) != api.EALREADYEXISTS {
 		t.Errorf("duplicate create: %v, want already_exists", err)
 	}
-	bad := newLab("cl-bad", nil)
+	bad := scheduledLab("cl-bad", nil)
 	bad.Spec.DurationMinutes = 0
 	var e *api.Error
 	if _, err := c.Create(ctx, bad); !errors.As(err, &e) || e.Code != api.EINVALID || len(e.Fields) != 1 || e.Fields[0].Field != "spec.duration_minutes" {
@@ -63,28 +56,33 @@ func TestClientAgainstLabd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := c.Create(ctx, newLab("cl-b", api.StringMap{"team": "b"})); err != nil {
+	if _, err := c.Create(ctx, scheduledLab("cl-b", api.StringMap{"team": "b"})); err != nil {
 		t.Fatal(err)
 	}
 
 	// Conditional writes: the current version wins, a stale one is a
 	// conflict. The controller writes too (finalizer, conditions), so the
 	// write is retried on a fresh read, as the provider does.
-	var updated *api.LabInstanceRequest
-	for attempt := 0; ; attempt++ {
-		cur, err := c.Get(ctx, created.Key())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cur.Spec.DurationMinutes = 45
-		updated, err = c.Update(ctx, cur)
-		if err == nil {
-			break
-		}
-		if !api.IsConflict(err) || attempt == 10 {
-			t.Fatalf("update: %v", err)
+	writeFresh := func(what string, write func(cur *api.LabInstanceRequest) (*api.LabInstanceRequest, error)) *api.LabInstanceRequest {
+		t.Helper()
+		for attempt := 0; ; attempt++ {
+			cur, err := c.Get(ctx, created.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := write(cur)
+			if err == nil {
+				return l
+			}
+			if !api.IsConflict(err) || attempt == 10 {
+				t.Fatalf("%s: %v", what, err)
+			}
 		}
 	}
+	updated := writeFresh("update", func(cur *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
+		cur.Spec.DurationMinutes = 45
+		return c.Update(ctx, cur)
+	})
 	if updated.Spec.DurationMinutes != 45 || updated.Metadata.ResourceVersion <= created.Metadata.ResourceVersion {
 		t.Errorf("update gave duration %d rv %d", updated.Spec.DurationMinutes, updated.Metadata.ResourceVersion)
 	}
@@ -93,20 +91,9 @@ func TestClientAgainstLabd(t *testing.T) {
 	if _, err := c.Update(ctx, stale); !api.IsConflict(err) {
 		t.Errorf("stale update: %v, want conflict", err)
 	}
-	var patched *api.LabInstanceRequest
-	for attempt := 0; ; attempt++ {
-		cur, err := c.Get(ctx, created.Key())
-		if err != nil {
-			t.Fatal(err)
-		}
-		patched, err = c.Patch(ctx, created.Key(), map[string]any{"metadata": map[string]any{"labels": map[string]any{"extra": "1"}}}, cur.Metadata.ResourceVersion)
-		if err == nil {
-			break
-		}
-		if !api.IsConflict(err) || attempt == 10 {
-			t.Fatalf("merge patch: %v", err)
-		}
-	}
+	patched := writeFresh("merge patch", func(cur *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
+		return c.Patch(ctx, created.Key(), map[string]any{"metadata": map[string]any{"labels": map[string]any{"extra": "1"}}}, cur.Metadata.ResourceVersion)
+	})
 	if patched.Metadata.Labels["extra"] != "1" || patched.Metadata.Labels["team"] != "a" || patched.Spec.DurationMinutes != 45 {
 		t.Errorf("merge patch gave labels %v duration %d; want team=a, extra=1, 45", patched.Metadata.Labels, patched.Spec.DurationMinutes)
 	}
@@ -179,6 +166,16 @@ func TestClientAgainstLabd(t *testing.T) {
 	}
 }
 
+// scheduledLab is a small lab of the test image that stays PENDING: its
+// start is days away.
+func scheduledLab(name string, labels api.StringMap) *api.LabInstanceRequest {
+	return &api.LabInstanceRequest{
+		Metadata: api.ObjectMeta{Name: name, Labels: labels},
+		Spec: api.Spec{LabTemplate: testImage(), StudentEmail: "s@university.edu", DurationMinutes: 30,
+			ScheduledStartTime: farFuture(), ResourceLimits: &api.ResourceLimits{CPU: "0.1", Memory: "32Mi"}},
+	}
+}
+
 // TestClientControlAgainstLabd: start, logs and stop of a scheduled lab on
 // a real labd with Docker, followed by the provider's wait loop, and the
 // leader and bookmark status routes.
@@ -191,22 +188,17 @@ func TestClientControlAgainstLabd(t *testing.T) {
 	defer cancel()
 
 	// Leadership is taken just after labd starts serving: wait for it.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err := eventually(ctx, 30*time.Second, 20*time.Millisecond, func(ctx context.Context) error {
 		l, err := c.Leader(ctx)
 		if err == nil && l.IsLeader && l.Identity != "" && l.Leader == l.Identity && l.Epoch >= 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Leader = %+v, %v; want this single replica leading within 30s", l, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	created, err := c.Create(ctx, &api.LabInstanceRequest{
-		Metadata: api.ObjectMeta{Name: "ctl"},
-		Spec: api.Spec{LabTemplate: testImage(), StudentEmail: "s@university.edu", DurationMinutes: 30,
-			ScheduledStartTime: farFuture(), ResourceLimits: &api.ResourceLimits{CPU: "0.1", Memory: "32Mi"}},
+		return fmt.Errorf("Leader = %+v, %v", l, err)
 	})
+	if err != nil {
+		t.Fatalf("%v; want this single replica leading within 30s", err)
+	}
+	created, err := c.Create(ctx, scheduledLab("ctl", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,19 +221,18 @@ func TestClientControlAgainstLabd(t *testing.T) {
 	if l.Status.ContainerID == "" || l.Status.StartedAt == nil {
 		t.Errorf("RUNNING lab without container_id or started_at: %+v", l.Status)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		out, err := c.Logs(ctx, key, 50)
+	err = eventually(ctx, 30*time.Second, 100*time.Millisecond, func(context.Context) error {
+		out, err := c.Logs(ctx, key, 50) // bounded by the test, so that an error is the server's
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(out, "lab test image: started") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("logs after 30s: %q; want the image's start line", out)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return fmt.Errorf("logs %q", out)
+	})
+	if err != nil {
+		t.Fatalf("%v after 30s; want the image's start line", err)
 	}
 	if _, err := c.Stop(ctx, key); err != nil {
 		t.Fatalf("stop: %v", err)

@@ -11,14 +11,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 )
 
-// Conversions between API objects and Terraform values, shared by the
-// resource and the data sources.
-
-var limitsAttrTypes = map[string]attr.Type{"cpu": types.StringType, "memory": types.StringType}
+// Conversions of single values between the API and Terraform, which
+// labValues.fromAPI and toAPI are made of, and the mapping of labd's errors
+// onto the attributes at fault.
 
 // mapValue turns an API map into a Terraform map. The API does not tell an
 // empty map from an absent one, so an empty answer keeps the form the
@@ -128,7 +128,8 @@ func startValue(s string, prior types.String) types.String {
 }
 
 // attrPath maps a server field path ("spec.resource_limits.cpu",
-// "metadata.labels[team]") to the attribute it comes from.
+// "metadata.labels[team]") to the argument it comes from, by the names in
+// labAttributes, which are the API's.
 func attrPath(field string) (path.Path, bool) {
 	base, key, hasKey := field, "", false
 	if i := strings.Index(field, "["); i >= 0 && strings.HasSuffix(field, "]") {
@@ -136,17 +137,24 @@ func attrPath(field string) (path.Path, bool) {
 	}
 	base = strings.TrimPrefix(strings.TrimPrefix(base, "spec."), "metadata.")
 	var p path.Path
-	switch base {
-	case "name", "namespace", "lab_template", "student_email", "duration_minutes", "scheduled_start_time", "environment", "labels", "resource_limits":
-		p = path.Root(base)
-	case "resource_limits.cpu":
-		p = path.Root("resource_limits").AtName("cpu")
-	case "resource_limits.memory":
-		p = path.Root("resource_limits").AtName("memory")
-	default:
-		return path.Empty(), false
+	var a labAttr
+	defs := labAttributes
+	for i, name := range strings.Split(base, ".") {
+		var ok bool
+		if a, ok = defs[name]; !ok || a.role == roleStatus {
+			return path.Empty(), false
+		}
+		if i == 0 {
+			p = path.Root(name)
+		} else {
+			p = p.AtName(name)
+		}
+		defs = a.attrs
 	}
 	if hasKey {
+		if _, ok := a.typ.(basetypes.MapType); !ok {
+			return path.Empty(), false
+		}
 		p = p.AtMapKey(key)
 	}
 	return p, true

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -53,36 +52,14 @@ func newLabInstanceRequestResource() resource.Resource {
 	return &labInstanceRequestResource{now: time.Now}
 }
 
-// labModel is the resource's state. Arguments first, then the computed
-// status, which is never planned as known except id, uid and a
-// container_id that can no longer change (see containerIDModifier).
+// labModel is the resource's state: the lab's values, as labd holds them,
+// and the Terraform-side settings of how apply waits. Status is never
+// planned as known except id, uid and a container_id that can no longer
+// change (see containerIDModifier).
 type labModel struct {
-	ID                 types.String   `tfsdk:"id"`
-	Name               types.String   `tfsdk:"name"`
-	Namespace          types.String   `tfsdk:"namespace"`
-	LabTemplate        types.String   `tfsdk:"lab_template"`
-	StudentEmail       types.String   `tfsdk:"student_email"`
-	DurationMinutes    types.Int64    `tfsdk:"duration_minutes"`
-	ScheduledStartTime types.String   `tfsdk:"scheduled_start_time"`
-	Environment        types.Map      `tfsdk:"environment"`
-	ResourceLimits     types.Object   `tfsdk:"resource_limits"`
-	Labels             types.Map      `tfsdk:"labels"`
-	WaitFor            types.String   `tfsdk:"wait_for"`
-	Timeouts           timeouts.Value `tfsdk:"timeouts"`
-
-	UID                types.String `tfsdk:"uid"`
-	Phase              types.String `tfsdk:"phase"`
-	ContainerID        types.String `tfsdk:"container_id"`
-	AccessURL          types.String `tfsdk:"access_url"`
-	StartedAt          types.String `tfsdk:"started_at"`
-	CompletedAt        types.String `tfsdk:"completed_at"`
-	ErrorMessage       types.String `tfsdk:"error_message"`
-	ResourceAllocation types.Map    `tfsdk:"resource_allocation"`
-	ResourceVersion    types.Int64  `tfsdk:"resource_version"`
-}
-
-func (m *labModel) key() api.Key {
-	return api.Key{Namespace: m.Namespace.ValueString(), Name: m.Name.ValueString()}
+	labValues
+	WaitFor  types.String   `tfsdk:"wait_for"`
+	Timeouts timeouts.Value `tfsdk:"timeouts"`
 }
 
 // waitFor is the phase to wait for; RUNNING unless set (import leaves it null).
@@ -93,56 +70,13 @@ func (m *labModel) waitFor() api.Phase {
 	return api.Phase(m.WaitFor.ValueString())
 }
 
-// toAPI builds the manifest of a planned lab.
-func (m *labModel) toAPI(ctx context.Context) (*api.LabInstanceRequest, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	env, d := apiMap(ctx, m.Environment)
-	diags.Append(d...)
-	labels, d := apiMap(ctx, m.Labels)
-	diags.Append(d...)
-	l := &api.LabInstanceRequest{
-		APIVersion: api.APIVersion, Kind: api.Kind,
-		Metadata: api.ObjectMeta{Name: m.Name.ValueString(), Namespace: m.Namespace.ValueString(), Labels: labels},
-		Spec: api.Spec{
-			LabTemplate:        m.LabTemplate.ValueString(),
-			StudentEmail:       m.StudentEmail.ValueString(),
-			DurationMinutes:    int(m.DurationMinutes.ValueInt64()),
-			ScheduledStartTime: m.ScheduledStartTime.ValueString(),
-			Environment:        env,
-			ResourceLimits:     apiLimits(m.ResourceLimits),
-		},
-	}
-	return l, diags
-}
-
-// fromAPI records the server's object. m holds the prior values (plan or
-// state): where the server's answer is equivalent to what the user wrote
-// (an empty map for a null one, "500m" for "0.5"), the user's form is kept
-// so that plans settle.
+// fromAPI records the server's object (see labValues.fromAPI), and
+// wait_for's default where it is not set (after an import).
 func (m *labModel) fromAPI(l *api.LabInstanceRequest) {
-	m.ID = types.StringValue(l.Key().String())
-	m.Name = types.StringValue(l.Metadata.Name)
-	m.Namespace = types.StringValue(l.Metadata.Namespace)
-	m.LabTemplate = types.StringValue(l.Spec.LabTemplate)
-	m.StudentEmail = types.StringValue(l.Spec.StudentEmail)
-	m.DurationMinutes = types.Int64Value(int64(l.Spec.DurationMinutes))
-	m.ScheduledStartTime = startValue(l.Spec.ScheduledStartTime, m.ScheduledStartTime)
-	m.Environment = mapValue(l.Spec.Environment, m.Environment)
-	m.ResourceLimits = limitsValue(l.Spec.ResourceLimits, m.ResourceLimits)
-	m.Labels = mapValue(l.Metadata.Labels, m.Labels)
+	m.labValues.fromAPI(l)
 	if m.WaitFor.IsNull() || m.WaitFor.IsUnknown() {
 		m.WaitFor = types.StringValue(string(api.PhaseRunning))
 	}
-
-	m.UID = types.StringValue(l.Metadata.UID)
-	m.Phase = types.StringValue(string(l.Status.Phase))
-	m.ContainerID = optString(l.Status.ContainerID)
-	m.AccessURL = optString(l.Status.AccessURL)
-	m.StartedAt = timeString(l.Status.StartedAt)
-	m.CompletedAt = timeString(l.Status.CompletedAt)
-	m.ErrorMessage = optString(l.Status.ErrorMessage)
-	m.ResourceAllocation = mapValue(l.Status.ResourceAllocation, types.MapNull(types.StringType))
-	m.ResourceVersion = types.Int64Value(l.Metadata.ResourceVersion)
 }
 
 func (r *labInstanceRequestResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -151,128 +85,95 @@ func (r *labInstanceRequestResource) Metadata(_ context.Context, req resource.Me
 
 func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
-	computed := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	// The lab's attributes (lab_instance_request_attributes.go), with what
+	// only the resource has: validators, defaults, plan modifiers, and
+	// descriptions that say what a change does.
+	attrs := labResourceAttributes(map[string]resourceTuning{
+		"id": tune(func(a *schema.StringAttribute) { a.PlanModifiers = keep }),
+		"name": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "Name of the lab, unique in its namespace: a DNS-1123 label. Changing it replaces the lab."
+			a.Validators, a.PlanModifiers = []validator.String{validName}, replace
+		}),
+		"namespace": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "Namespace of the lab (DNS-1123 label). Defaults to `default`. Changing it replaces the lab."
+			a.Computed, a.Default = true, stringdefault.StaticString(api.DefaultNamespace)
+			a.Validators, a.PlanModifiers = []validator.String{validName}, replace
+		}),
+		"lab_template": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "Container image the lab runs, e.g. `python:3.9-alpine`. Changing it replaces the lab."
+			a.Validators, a.PlanModifiers = []validator.String{validImage}, replace
+		}),
+		"student_email": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "E-mail address of the student the lab is for. Changing it replaces the lab."
+			a.Validators, a.PlanModifiers = []validator.String{validEmail}, replace
+		}),
+		"duration_minutes": tune(func(a *schema.Int64Attribute) {
+			a.MarkdownDescription = fmt.Sprintf("How long the lab runs once started, %d to %d minutes. Updated in place; labd then ends the lab at its new time.", api.MinDurationMinutes, api.MaxDurationMinutes)
+			a.Validators = []validator.Int64{validDuration}
+		}),
+		"scheduled_start_time": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "RFC 3339 time before which the lab stays `PENDING`; unset starts it at once. " +
+				"Updated in place while the lab is `PENDING`; changing it later replaces the lab. " +
+				"With a start further away than the create timeout, set `wait_for = \"PENDING\"`."
+			a.Validators = []validator.String{validStart}
+			a.PlanModifiers = []planmodifier.String{stringplanmodifier.RequiresReplaceIf(startedRequiresReplace,
+				"Changing it after the lab has left PENDING replaces the lab.", "Changing it after the lab has left `PENDING` replaces the lab.")}
+		}),
+		"environment": tune(func(a *schema.MapAttribute) {
+			a.MarkdownDescription = fmt.Sprintf("Environment variables of the lab container (at most %d; names match `[A-Za-z_][A-Za-z0-9_]*`). Changing them replaces the lab.", api.MaxEnvironment)
+			a.Validators = []validator.Map{validEnv}
+			a.PlanModifiers = []planmodifier.Map{mapplanmodifier.RequiresReplace()}
+		}),
+		"resource_limits": tune(func(a *schema.SingleNestedAttribute) {
+			a.MarkdownDescription = fmt.Sprintf("CPU and memory limits of the container, also reserved against labd's host capacity. Defaults to `{ cpu = %q, memory = %q }`. Changing them replaces the lab.", api.DefaultCPU, api.DefaultMemory)
+			a.Computed, a.Default = true, objectdefault.StaticValue(types.ObjectValueMust(limitsAttrTypes, map[string]attr.Value{
+				"cpu": types.StringValue(api.DefaultCPU), "memory": types.StringValue(api.DefaultMemory),
+			}))
+			a.PlanModifiers = []planmodifier.Object{objectplanmodifier.RequiresReplace()}
+		}),
+		"resource_limits.cpu": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "CPU cores, more than 0 and at most 8: a decimal (`\"0.5\"`, `\"2\"`) or millicores (`\"500m\"`)."
+			a.Validators = []validator.String{validCPU}
+		}),
+		"resource_limits.memory": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "Memory, 6Mi to 64Gi, with an optional suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. `\"512Mi\"`."
+			a.Validators = []validator.String{validMemory}
+		}),
+		"labels": tune(func(a *schema.MapAttribute) {
+			a.MarkdownDescription = "Labels of the lab, for selecting it (e.g. with the `lab_instance_requests` data source). Updated in place."
+			a.Validators = []validator.Map{validLabels}
+		}),
+
+		"uid": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "Unique id labd gave the lab; a replaced lab gets a new one."
+			a.PlanModifiers = keep
+		}),
+		"container_id": tune(func(a *schema.StringAttribute) { a.PlanModifiers = []planmodifier.String{containerIDModifier{}} }),
+		"access_url": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "Where the student reaches the lab (its published ports), once it runs."
+		}),
+		"resource_allocation": tune(func(a *schema.MapAttribute) {
+			a.MarkdownDescription = "Resources labd reserved for the lab while it holds them."
+		}),
+		"resource_version": tune(func(a *schema.Int64Attribute) {
+			a.MarkdownDescription = "Version of the lab object on labd; changes with every write to it."
+		}),
+	})
+	attrs["wait_for"] = schema.StringAttribute{
+		MarkdownDescription: "What `terraform apply` waits for: `RUNNING` (default) returns once the lab runs, and fails if it fails; " +
+			"`PENDING` returns as soon as labd has accepted the lab, the only sensible choice for a start scheduled later than the create timeout.",
+		Optional:   true,
+		Computed:   true,
+		Default:    stringdefault.StaticString(string(api.PhaseRunning)),
+		Validators: []validator.String{validWaitFor},
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A lab instance for one student: a `LabInstanceRequest` on labd, which runs it as a Docker container " +
 			"from `lab_template` for `duration_minutes`, from `scheduled_start_time` on (or at once).\n\n" +
 			"`terraform apply` returns when the lab is `RUNNING` (or, with `wait_for = \"PENDING\"`, as soon as labd has accepted it); " +
 			"`terraform destroy` returns when labd has removed the lab and its container.",
-		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				MarkdownDescription: "`namespace/name` of the lab.",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				MarkdownDescription: "Name of the lab, unique in its namespace: a DNS-1123 label. Changing it replaces the lab.",
-				Required:            true,
-				Validators:          []validator.String{validName},
-				PlanModifiers:       replace,
-			},
-			"namespace": schema.StringAttribute{
-				MarkdownDescription: "Namespace of the lab (DNS-1123 label). Defaults to `default`. Changing it replaces the lab.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(api.DefaultNamespace),
-				Validators:          []validator.String{validName},
-				PlanModifiers:       replace,
-			},
-			"lab_template": schema.StringAttribute{
-				MarkdownDescription: "Container image the lab runs, e.g. `python:3.9-alpine`. Changing it replaces the lab.",
-				Required:            true,
-				Validators:          []validator.String{validImage},
-				PlanModifiers:       replace,
-			},
-			"student_email": schema.StringAttribute{
-				MarkdownDescription: "E-mail address of the student the lab is for. Changing it replaces the lab.",
-				Required:            true,
-				Validators:          []validator.String{validEmail},
-				PlanModifiers:       replace,
-			},
-			"duration_minutes": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("How long the lab runs once started, %d to %d minutes. Updated in place; labd then ends the lab at its new time.", api.MinDurationMinutes, api.MaxDurationMinutes),
-				Required:            true,
-				Validators:          []validator.Int64{validDuration},
-			},
-			"scheduled_start_time": schema.StringAttribute{
-				MarkdownDescription: "RFC 3339 time before which the lab stays `PENDING`; unset starts it at once. " +
-					"Updated in place while the lab is `PENDING`; changing it later replaces the lab. " +
-					"With a start further away than the create timeout, set `wait_for = \"PENDING\"`.",
-				Optional:   true,
-				Validators: []validator.String{validStart},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(startedRequiresReplace,
-					"Changing it after the lab has left PENDING replaces the lab.", "Changing it after the lab has left `PENDING` replaces the lab.")},
-			},
-			"environment": schema.MapAttribute{
-				MarkdownDescription: fmt.Sprintf("Environment variables of the lab container (at most %d; names match `[A-Za-z_][A-Za-z0-9_]*`). Changing them replaces the lab.", api.MaxEnvironment),
-				ElementType:         types.StringType,
-				Optional:            true,
-				Validators:          []validator.Map{validEnv},
-				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
-			},
-			"resource_limits": schema.SingleNestedAttribute{
-				MarkdownDescription: fmt.Sprintf("CPU and memory limits of the container, also reserved against labd's host capacity. Defaults to `{ cpu = %q, memory = %q }`. Changing them replaces the lab.", api.DefaultCPU, api.DefaultMemory),
-				Optional:            true,
-				Computed:            true,
-				Default: objectdefault.StaticValue(types.ObjectValueMust(limitsAttrTypes, map[string]attr.Value{
-					"cpu": types.StringValue(api.DefaultCPU), "memory": types.StringValue(api.DefaultMemory),
-				})),
-				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
-				Attributes: map[string]schema.Attribute{
-					"cpu": schema.StringAttribute{
-						MarkdownDescription: "CPU cores, more than 0 and at most 8: a decimal (`\"0.5\"`, `\"2\"`) or millicores (`\"500m\"`).",
-						Required:            true,
-						Validators:          []validator.String{validCPU},
-					},
-					"memory": schema.StringAttribute{
-						MarkdownDescription: "Memory, 6Mi to 64Gi, with an optional suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. `\"512Mi\"`.",
-						Required:            true,
-						Validators:          []validator.String{validMemory},
-					},
-				},
-			},
-			"labels": schema.MapAttribute{
-				MarkdownDescription: "Labels of the lab, for selecting it (e.g. with the `lab_instance_requests` data source). Updated in place.",
-				ElementType:         types.StringType,
-				Optional:            true,
-				Validators:          []validator.Map{validLabels},
-			},
-			"wait_for": schema.StringAttribute{
-				MarkdownDescription: "What `terraform apply` waits for: `RUNNING` (default) returns once the lab runs, and fails if it fails; " +
-					"`PENDING` returns as soon as labd has accepted the lab, the only sensible choice for a start scheduled later than the create timeout.",
-				Optional:   true,
-				Computed:   true,
-				Default:    stringdefault.StaticString(string(api.PhaseRunning)),
-				Validators: []validator.String{validWaitFor},
-			},
-
-			"uid": schema.StringAttribute{
-				MarkdownDescription: "Unique id labd gave the lab; a replaced lab gets a new one.",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"phase": computed("Phase of the lab: `PENDING`, `PROVISIONING`, `RUNNING`, `COMPLETED`, `FAILED` or `TIMEOUT`."),
-			"container_id": schema.StringAttribute{
-				MarkdownDescription: "Id of the lab's Docker container, once it has one.",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{containerIDModifier{}},
-			},
-			"access_url":    computed("Where the student reaches the lab (its published ports), once it runs."),
-			"started_at":    computed("When the lab started running (RFC 3339)."),
-			"completed_at":  computed("When the lab ended (RFC 3339)."),
-			"error_message": computed("Why the lab failed, if it did."),
-			"resource_allocation": schema.MapAttribute{
-				MarkdownDescription: "Resources labd reserved for the lab while it holds them.",
-				ElementType:         types.StringType,
-				Computed:            true,
-			},
-			"resource_version": schema.Int64Attribute{
-				MarkdownDescription: "Version of the lab object on labd; changes with every write to it.",
-				Computed:            true,
-			},
-		},
+		Attributes: attrs,
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{
 				Create: true, Update: true, Delete: true,

@@ -26,12 +26,12 @@ func newLabInstanceRequestsDataSource() datasource.DataSource {
 }
 
 type labListModel struct {
-	ID           types.String   `tfsdk:"id"`
-	Namespace    types.String   `tfsdk:"namespace"`
-	Phase        types.String   `tfsdk:"phase"`
-	StudentEmail types.String   `tfsdk:"student_email"`
-	Labels       types.Map      `tfsdk:"labels"`
-	Items        []labDataModel `tfsdk:"items"`
+	ID           types.String `tfsdk:"id"`
+	Namespace    types.String `tfsdk:"namespace"`
+	Phase        types.String `tfsdk:"phase"`
+	StudentEmail types.String `tfsdk:"student_email"`
+	Labels       types.Map    `tfsdk:"labels"`
+	Items        []labValues  `tfsdk:"items"`
 }
 
 func (d *labInstanceRequestsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -107,7 +107,7 @@ func (d *labInstanceRequestsDataSource) Read(ctx context.Context, req datasource
 		q = "all"
 	}
 	cfg.ID = types.StringValue(q)
-	cfg.Items = make([]labDataModel, 0, len(list.Items))
+	cfg.Items = make([]labValues, 0, len(list.Items))
 	for i := range list.Items {
 		cfg.Items = append(cfg.Items, labData(&list.Items[i]))
 	}

@@ -2,9 +2,11 @@ package provider
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/client"
+	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 )
 
@@ -172,8 +175,12 @@ func startLabd(t *testing.T) *labd {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start labd: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once labd has exited, with its error in werr: closed
+	// rather than sent on, so the readiness check and the clean-up can both
+	// see it.
+	exited := make(chan struct{})
+	var werr error
+	go func() { werr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -193,27 +200,19 @@ func startLabd(t *testing.T) *labd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := c.Ready(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
+	err = eventually(t.Context(), 60*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
 		select {
-		case werr := <-exited:
+		case <-exited:
 			t.Fatalf("labd exited before it was ready (%v):\n%s", werr, out.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("labd not ready after 60s: %v\n%s", err, out.String())
-		}
-		select {
-		case werr := <-exited:
-			t.Fatalf("labd exited before it was ready (%v):\n%s", werr, out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := c.Ready(ctx)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("labd not ready after 60s: %v\n%s", err, out.String())
 	}
 	t.Logf("labd %s ready on %s in %v (build %v)", id, addr, time.Since(start).Round(time.Millisecond), labdBuild.took.Round(time.Millisecond))
 	full, err := client.New(url)
@@ -241,17 +240,32 @@ func (d *labd) providerBlock() string {
 // waitGone polls (bounded) until labd answers 404 for key.
 func (d *labd) waitGone(t *testing.T, key api.Key, within time.Duration) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
+	err := eventually(context.Background(), within, 200*time.Millisecond, func(ctx context.Context) error {
 		_, err := d.Client.Get(ctx, key)
 		if api.IsNotFound(err) {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("lab %s still there after %v (last: %v)", key, within, err)
-		case <-time.After(200 * time.Millisecond):
+		return cmp.Or(err, errors.New("GET still finds it"))
+	})
+	if err != nil {
+		return fmt.Errorf("lab %s still there after %v (last: %v)", key, within, err)
+	}
+	return nil
+}
+
+// eventually calls try every interval until it returns nil, and returns
+// try's last error if that has not happened within the time given. try may
+// end the test (t.Fatal) on an error that retrying cannot cure.
+func eventually(ctx context.Context, within, every time.Duration, try func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		err := try(ctx)
+		if err == nil {
+			return nil
+		}
+		if wait.Sleep(ctx, every) != nil {
+			return err
 		}
 	}
 }

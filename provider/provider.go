@@ -6,6 +6,12 @@
 // with internal/api, the code the server validates with, so a plan that
 // passes is not rejected by the server for a reason the plan could have
 // known.
+//
+// The lab's attributes are defined once, in lab_instance_request_attributes.go,
+// with the one model and converter the resource and both data sources
+// share; each of those files adds only what is its own (the resource's
+// validators, defaults, plan modifiers, wait_for and timeouts; the data
+// sources' lookup arguments).
 package provider
 
 import (

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	fwprovider "github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -203,6 +204,42 @@ func TestSchemas(t *testing.T) {
 		ds.Schema(ctx, datasource.SchemaRequest{}, &dresp)
 		if d := dresp.Schema.ValidateImplementation(ctx); d.HasError() {
 			t.Fatal(d)
+		}
+	}
+
+	// The resource and both data sources show every attribute of the lab
+	// (labAttributes); status is computed only everywhere, and the data
+	// sources compute all but the name and namespace that say which lab.
+	var one, list datasource.SchemaResponse
+	newLabInstanceRequestDataSource().Schema(ctx, datasource.SchemaRequest{}, &one)
+	newLabInstanceRequestsDataSource().Schema(ctx, datasource.SchemaRequest{}, &list)
+	items := list.Schema.Attributes["items"].(dschema.ListNestedAttribute).NestedObject.Attributes
+	if got, want := len(rresp.Schema.Attributes), len(labAttributes)+1; got != want {
+		t.Errorf("resource has %d attributes; want the lab's %d and wait_for", got, want)
+	}
+	if len(one.Schema.Attributes) != len(labAttributes) || len(items) != len(labAttributes) {
+		t.Errorf("data sources have %d and %d attributes; want the lab's %d", len(one.Schema.Attributes), len(items), len(labAttributes))
+	}
+	for name, a := range labAttributes {
+		r, d, item := rresp.Schema.Attributes[name], one.Schema.Attributes[name], items[name]
+		if r == nil || d == nil || item == nil {
+			t.Errorf("%s: in resource %v, data source %v, list items %v; want in all", name, r != nil, d != nil, item != nil)
+			continue
+		}
+		if a.role == roleStatus && (!r.IsComputed() || r.IsOptional() || r.IsRequired()) {
+			t.Errorf("resource %s: want computed only", name)
+		}
+		if (a.role == roleStatus) != (r.IsComputed() && !r.IsOptional()) {
+			t.Errorf("resource %s: computed=%v optional=%v; want computed only exactly for status", name, r.IsComputed(), r.IsOptional())
+		}
+		if !item.IsComputed() || item.IsOptional() || item.IsRequired() || (name != "name" && name != "namespace" && (!d.IsComputed() || d.IsOptional() || d.IsRequired())) {
+			t.Errorf("data source %s: want computed only", name)
+		}
+		if !r.GetType().Equal(a.attrType()) || !d.GetType().Equal(a.attrType()) || !item.GetType().Equal(a.attrType()) {
+			t.Errorf("%s: types %s, %s, %s; want %s", name, r.GetType(), d.GetType(), item.GetType(), a.attrType())
+		}
+		if d.GetMarkdownDescription() == "" || r.GetMarkdownDescription() == "" {
+			t.Errorf("%s: undocumented", name)
 		}
 	}
 }

@@ -216,10 +216,12 @@ func TestWaitGoneFallsBack(t *testing.T) {
 	f, c := newFakeLabd(t, api.PhasePending)
 	f.watchStatus = http.StatusGone
 	go func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for f.gets.Load() < 4 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		_ = eventually(t.Context(), 5*time.Second, 5*time.Millisecond, func(context.Context) error {
+			if f.gets.Load() < 4 {
+				return errors.New("fewer than 4 GETs")
+			}
+			return nil
+		})
 		f.setQuietly(api.PhaseRunning)
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
