@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -502,41 +501,6 @@ func (tx *Tx) CountByPhase(ctx context.Context) (map[api.Phase]int64, error) {
 		out[api.Phase(r.Phase)] = r.N
 	}
 	return out, nil
-}
-
-// maxRetries bounds UpdateLabWithRetry; the jittered backoff between
-// attempts grows to at most maxBackoff.
-const (
-	maxRetries = 16
-	maxBackoff = 100 * time.Millisecond
-)
-
-// UpdateLabWithRetry is UpdateLab that, on a version conflict, reads the
-// lab again and re-applies mutate, a bounded number of times. With
-// opts.ExpectedVersion set it does not retry: the caller asked for that
-// version exactly.
-func (db *DB) UpdateLabWithRetry(ctx context.Context, key api.Key, opts WriteOptions, mutate Mutator) (*api.LabInstanceRequest, error) {
-	var out *api.LabInstanceRequest
-	var err error
-	for attempt := range maxRetries {
-		out, err = db.UpdateLab(ctx, key, opts, mutate)
-		if opts.ExpectedVersion != 0 || !isStale(err) {
-			return out, err
-		}
-		// Jittered backoff so that two writers do not collide again in step.
-		d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<attempt, maxBackoff)))) + time.Millisecond
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(d):
-		}
-	}
-	return out, err
-}
-
-func isStale(err error) bool {
-	var e staleErr
-	return errors.As(err, &e)
 }
 
 // readOnly is the option for list transactions: one snapshot for the

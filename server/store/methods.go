@@ -47,13 +47,18 @@ func (db *DB) UpdateLab(ctx context.Context, key api.Key, opts WriteOptions, mut
 	return run(ctx, db, func(tx *Tx) (*api.LabInstanceRequest, error) { return tx.UpdateLab(ctx, key, opts, mutate) })
 }
 
-// DeleteLab: see Tx.DeleteLab.
+// DeleteLab: see Tx.DeleteLab. Without opts.ExpectedVersion, a write that
+// lands between its read and its own write (the controller recording a
+// status) is not the caller's conflict: it is retried, as in
+// UpdateLabWithRetry, so that a plain DELETE never answers 409.
 func (db *DB) DeleteLab(ctx context.Context, key api.Key, opts WriteOptions) (*api.LabInstanceRequest, bool, error) {
 	var deleted bool
-	l, err := run(ctx, db, func(tx *Tx) (*api.LabInstanceRequest, error) {
-		l, d, err := tx.DeleteLab(ctx, key, opts)
-		deleted = d
-		return l, err
+	l, err := retryStale(ctx, opts, func() (*api.LabInstanceRequest, error) {
+		return run(ctx, db, func(tx *Tx) (*api.LabInstanceRequest, error) {
+			l, d, err := tx.DeleteLab(ctx, key, opts)
+			deleted = d
+			return l, err
+		})
 	})
 	return l, deleted, err
 }
