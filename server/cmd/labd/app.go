@@ -54,7 +54,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 			db.Close()
 			return nil, err
 		}
-		apiCfg.Controller = cp
+		apiCfg.ControlPlane = cp
 		apiCfg.Ready = map[string]func(context.Context) error{"docker": cp.rt.Ping}
 		sources.QueueDepth = cp.QueueDepth
 	}
