@@ -14,7 +14,7 @@ import (
 // plane. It is the one place that implements the API's port onto it.
 type ops struct{ cp *controlPlane }
 
-var _ httpapi.Controller = ops{}
+var _ httpapi.ControlPlane = ops{}
 
 func (cp *controlPlane) ops() ops { return ops{cp} }
 

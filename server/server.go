@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			db.Close()
 			return nil, err
 		}
-		apiCfg.Controller = cp.ops()
+		apiCfg.ControlPlane = cp.ops()
 		apiCfg.Ready = map[string]func(context.Context) error{"docker": cp.engine.Ping}
 		sources.QueueDepth = cp.ctrl.QueueDepth
 	}

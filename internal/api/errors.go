@@ -6,25 +6,27 @@ import (
 	"strings"
 )
 
-// Error codes. Code is what callers branch on; the server maps each to one
-// HTTP status in one place and the client maps statuses back, so the same
-// errors.Is-style checks work on both sides of the wire.
+// Error codes. Code is what callers branch on; each has one HTTP status in
+// the code table (codes.go), which the server's error mapper and the client
+// both read, so the same errors.Is-style checks work on both sides of the
+// wire.
 const (
-	EINVALID       = "invalid"               // 422: a field breaks a rule
-	EBADREQUEST    = "bad_request"           // 400: the body or query cannot be read
-	ENOTFOUND      = "not_found"             // 404
-	EALREADYEXISTS = "already_exists"        // 409: create of a taken name
-	ECONFLICT      = "conflict"              // 409: stale version or phase forbids it
-	EPRECONDITION  = "precondition_required" // 428: a replace without the version it expects
-	EGONE          = "gone"                  // 410: the change log no longer reaches back that far
-	ETOOLARGE      = "too_large"             // 413
-	EUNSUPPORTED   = "unsupported"           // 415: content type
-	ENOTACCEPTABLE = "not_acceptable"        // 406: accept header
-	EUNAUTHORIZED  = "unauthorized"          // 401
-	EFORBIDDEN     = "forbidden"             // 403
-	EUNAVAILABLE   = "unavailable"           // 503
-	EFENCED        = "fenced"                // a deposed leader tried to write
-	EINTERNAL      = "internal"              // 500
+	EINVALID          = "invalid"               // 422: a field breaks a rule
+	EBADREQUEST       = "bad_request"           // 400: the body or query cannot be read
+	ENOTFOUND         = "not_found"             // 404
+	EMETHODNOTALLOWED = "method_not_allowed"    // 405: only the router answers it
+	EALREADYEXISTS    = "already_exists"        // 409: create of a taken name
+	ECONFLICT         = "conflict"              // 409: stale version or phase forbids it
+	EPRECONDITION     = "precondition_required" // 428: a replace without the version it expects
+	EGONE             = "gone"                  // 410: the change log no longer reaches back that far
+	ETOOLARGE         = "too_large"             // 413
+	EUNSUPPORTED      = "unsupported"           // 415: content type
+	ENOTACCEPTABLE    = "not_acceptable"        // 406: accept header
+	EUNAUTHORIZED     = "unauthorized"          // 401
+	EFORBIDDEN        = "forbidden"             // 403
+	EUNAVAILABLE      = "unavailable"           // 503
+	EFENCED           = "fenced"                // 503: a deposed leader tried to write
+	EINTERNAL         = "internal"              // 500
 )
 
 // Error is an error whose message is safe to show to API users.
@@ -104,15 +106,4 @@ func (fe FieldErrors) Err() error {
 		return nil
 	}
 	return &Error{Code: EINVALID, Message: "validation failed", Fields: fe}
-}
-
-// Problem is the RFC 7807 body of every error response.
-type Problem struct {
-	Type     string       `json:"type" xml:"type"`
-	Title    string       `json:"title" xml:"title"`
-	Status   int          `json:"status" xml:"status"`
-	Detail   string       `json:"detail,omitempty" xml:"detail,omitempty"`
-	Instance string       `json:"instance,omitempty" xml:"instance,omitempty"`
-	Code     string       `json:"code,omitempty" xml:"code,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty" xml:"errors>error,omitempty"`
 }

@@ -240,31 +240,30 @@ func ValidateMeta(m *ObjectMeta) FieldErrors {
 	return fe
 }
 
-// Default fills in what a create may leave out.
-func (l *LabInstanceRequest) Default() {
-	l.APIVersion, l.Kind = APIVersion, Kind
-	if l.Metadata.Namespace == "" {
-		l.Metadata.Namespace = DefaultNamespace
-	}
-	if l.Spec.ResourceLimits == nil {
-		l.Spec.ResourceLimits = &ResourceLimits{CPU: DefaultCPU, Memory: DefaultMemory}
-	}
-}
-
 // ValidateCreate checks a new object after Default.
 func ValidateCreate(l *LabInstanceRequest) error {
 	fe := ValidateMeta(&l.Metadata)
 	fe = append(fe, ValidateSpec(&l.Spec)...)
+	fe = append(fe, validateTypeMeta(l)...)
+	if l.Metadata.DeletionTimestamp != nil {
+		fe.Add("metadata.deletion_timestamp", "is set by the server on delete")
+	}
+	return fe.Err()
+}
+
+// ValidateTypeMeta checks api_version and kind, which a body may leave out
+// but not get wrong.
+func ValidateTypeMeta(l *LabInstanceRequest) error { return validateTypeMeta(l).Err() }
+
+func validateTypeMeta(l *LabInstanceRequest) FieldErrors {
+	var fe FieldErrors
 	if l.APIVersion != "" && l.APIVersion != APIVersion {
 		fe.Add("api_version", "must be %s", APIVersion)
 	}
 	if l.Kind != "" && l.Kind != Kind {
 		fe.Add("kind", "must be %s", Kind)
 	}
-	if l.Metadata.DeletionTimestamp != nil {
-		fe.Add("metadata.deletion_timestamp", "is set by the server on delete")
-	}
-	return fe.Err()
+	return fe
 }
 
 // ValidateUpdate checks a user's change of old into l: the rules of

@@ -98,6 +98,9 @@ func TestErrorMapping(t *testing.T) {
 		{"415", answer{415, "application/problem+json", `{"status":415,"detail":"use JSON"}`}, api.EUNSUPPORTED, "use JSON", 0},
 		{"unknown code falls back to status", answer{404, "application/problem+json", `{"status":404,"detail":"x","code":"weird"}`}, api.ENOTFOUND, "x", 0},
 		{"html from a proxy", answer{418, "text/html", "<html>teapot</html>"}, api.EBADREQUEST, "i'm a teapot", 0},
+		{"412 from a proxy", answer{412, "text/html", "<html>precondition</html>"}, api.ECONFLICT, "precondition failed", 0},
+		{"405 with its code", answer{405, "application/problem+json", `{"status":405,"detail":"method PUT is not allowed","code":"method_not_allowed"}`}, api.EMETHODNOTALLOWED, "method PUT is not allowed", 0},
+		{"fenced keeps its code", answer{503, "application/problem+json", `{"status":503,"detail":"leader epoch 3 is over","code":"fenced"}`}, api.EFENCED, "leader epoch 3 is over", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,6 +141,33 @@ func TestErrorMapping(t *testing.T) {
 			t.Errorf("IsNotFound/IsConflict wrong for %v", err)
 		}
 	})
+}
+
+// TestCodeForStatus: a 409 (or a proxy's 412) without a known code takes
+// the code the request expects of a conflict; every other status maps
+// through the table in internal/api.
+func TestCodeForStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		status   int
+		conflict string
+		want     string
+	}{
+		{409, "", api.ECONFLICT},
+		{409, api.EALREADYEXISTS, api.EALREADYEXISTS},
+		{412, api.EALREADYEXISTS, api.EALREADYEXISTS},
+		{412, "", api.ECONFLICT},
+		{404, api.EALREADYEXISTS, api.ENOTFOUND},
+		{422, "", api.EINVALID},
+		{503, "", api.EUNAVAILABLE},
+		{429, api.EALREADYEXISTS, api.EUNAVAILABLE},
+		{500, "", api.EINTERNAL},
+	}
+	for _, tc := range cases {
+		if got := codeForStatus(tc.status, tc.conflict); got != tc.want {
+			t.Errorf("codeForStatus(%d, %q) = %q, want %q", tc.status, tc.conflict, got, tc.want)
+		}
+	}
 }
 
 // TestRetryTransient: 5xx and 429 are retried with growing waits until the

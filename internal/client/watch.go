@@ -91,8 +91,8 @@ func (w *Watcher) Next() (api.WatchEvent, error) {
 			var p api.Problem
 			_ = json.Unmarshal(raw.Object, &p)
 			code := p.Code
-			if !knownCodes[code] {
-				code = CodeForStatus(p.Status, "")
+			if !api.KnownCode(code) {
+				code = api.CodeForStatus(p.Status)
 			}
 			return api.WatchEvent{}, &api.Error{Code: code, Message: p.Detail, Fields: p.Errors}
 		}

@@ -9,13 +9,16 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/httpapi/codec"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
-// Controller is what the start, stop, logs, leader and bookmark routes
-// need beyond the store. It is optional: without it those routes answer
-// 503.
-type Controller interface {
+// ControlPlane is the operations port of the API: what the logs, leader
+// and status routes need to know of this replica's leader-elected part
+// (its container engine, its election, its work queue) beyond the store.
+// It is optional: without it logs and leader answer 503. Unrelated to
+// reconcile.Controller, which it may front.
+type ControlPlane interface {
 	// Logs returns the last lines of the lab's container output, or an
 	// error wrapping ErrNoContainer.
 	Logs(ctx context.Context, lab *api.LabInstanceRequest, lines int) (string, error)
@@ -37,8 +40,8 @@ const (
 	maxLogLines     = 10000
 )
 
-func (s *Server) needController(c *gin.Context) bool {
-	if s.cfg.Controller == nil {
+func (s *Server) needControlPlane(c *gin.Context) bool {
+	if s.cfg.ControlPlane == nil {
 		s.writeError(c, errorf(api.EUNAVAILABLE, "this labd runs without a controller"))
 		return false
 	}
@@ -46,54 +49,22 @@ func (s *Server) needController(c *gin.Context) bool {
 }
 
 // startLab is POST .../{name}/start: a PENDING lab starts now, whatever its
-// scheduled_start_time (capacity permitting). The request is recorded as
-// an annotation that the controller acts on and removes, so it survives a
-// leader change; 202 with the lab.
-func (s *Server) startLab(c *gin.Context) {
-	s.request(c, func(x *api.LabInstanceRequest, now time.Time) error {
-		if x.Status.Phase != api.PhasePending {
-			return errorf(api.ECONFLICT, "lab %s is %s: only a PENDING lab can be started", x.Key(), x.Status.Phase)
-		}
-		setAnnotation(x, api.AnnotationStartRequested, now)
-		return nil
-	})
-}
+// scheduled_start_time (api.RequestStart); 202 with the lab.
+func (s *Server) startLab(c *gin.Context) { s.request(c, api.RequestStart) }
 
 // stopLab is POST .../{name}/stop: a RUNNING lab is stopped and ends
-// COMPLETED once its container is down; 202 with the lab.
-func (s *Server) stopLab(c *gin.Context) {
-	s.request(c, func(x *api.LabInstanceRequest, now time.Time) error {
-		if x.Status.Phase != api.PhaseRunning {
-			return errorf(api.ECONFLICT, "lab %s is %s: only a RUNNING lab can be stopped", x.Key(), x.Status.Phase)
-		}
-		setAnnotation(x, api.AnnotationStopRequested, now)
-		return nil
-	})
-}
-
-func setAnnotation(x *api.LabInstanceRequest, key string, now time.Time) {
-	if _, ok := x.Metadata.Annotations[key]; ok {
-		return // asked already: keep the first time, write nothing
-	}
-	if x.Metadata.Annotations == nil {
-		x.Metadata.Annotations = api.StringMap{}
-	}
-	x.Metadata.Annotations[key] = now.UTC().Format(time.RFC3339)
-}
+// COMPLETED once its container is down (api.RequestStop); 202 with the lab.
+func (s *Server) stopLab(c *gin.Context) { s.request(c, api.RequestStop) }
 
 // request records a start or stop request on the lab.
-func (s *Server) request(c *gin.Context, mutate func(x *api.LabInstanceRequest, now time.Time) error) {
+func (s *Server) request(c *gin.Context, ask func(l *api.LabInstanceRequest, now time.Time) error) {
 	key, ok := s.labTarget(c)
 	if !ok {
 		return
 	}
 	now := s.now()
-	l, err := s.store.UpdateLabWithRetry(c.Request.Context(), key, store.WriteOptions{}, func(x *api.LabInstanceRequest) error {
-		if x.Metadata.DeletionTimestamp != nil {
-			return errorf(api.ECONFLICT, "lab %s is being deleted", x.Key())
-		}
-		return mutate(x, now)
-	})
+	l, err := s.store.UpdateLabWithRetry(c.Request.Context(), key, store.WriteOptions{},
+		func(x *api.LabInstanceRequest) error { return ask(x, now) })
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -104,7 +75,7 @@ func (s *Server) request(c *gin.Context, mutate func(x *api.LabInstanceRequest, 
 // labLogs is GET .../{name}/logs?lines=N: the container's output as
 // text/plain, 409 when the lab has no container.
 func (s *Server) labLogs(c *gin.Context) {
-	if !s.needController(c) {
+	if !s.needControlPlane(c) {
 		return
 	}
 	key, err := labKey(c)
@@ -133,7 +104,7 @@ func (s *Server) labLogs(c *gin.Context) {
 		s.writeError(c, errorf(api.ECONFLICT, "lab %s is %s and has no container yet", key, l.Status.Phase))
 		return
 	}
-	out, err := s.cfg.Controller.Logs(c.Request.Context(), l, int(lines))
+	out, err := s.cfg.ControlPlane.Logs(c.Request.Context(), l, int(lines))
 	if errors.Is(err, ErrNoContainer) {
 		s.writeError(c, errorf(api.ECONFLICT, "lab %s's container no longer exists", key))
 		return
@@ -148,10 +119,10 @@ func (s *Server) labLogs(c *gin.Context) {
 
 // leader is GET /api/status/leader, answered by every replica.
 func (s *Server) leader(c *gin.Context) {
-	if !s.negotiate(c, statusOffers) || !s.needController(c) {
+	if !s.negotiate(c, codec.Status) || !s.needControlPlane(c) {
 		return
 	}
-	st, err := s.cfg.Controller.Leader(c.Request.Context())
+	st, err := s.cfg.ControlPlane.Leader(c.Request.Context())
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -166,7 +137,7 @@ const controllerWatcher = "controller"
 
 // bookmarks is GET /api/status/bookmarks: every outbox watcher's progress.
 func (s *Server) bookmarks(c *gin.Context) {
-	if !s.negotiate(c, statusOffers) {
+	if !s.negotiate(c, codec.Status) {
 		return
 	}
 	bms, err := s.store.Bookmarks(c.Request.Context())

@@ -10,65 +10,15 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 )
 
-// codeMethodNotAllowed is the problem code of a 405. It is local: no part
-// of the server returns it as an error, only the router does.
-const codeMethodNotAllowed = "method_not_allowed"
-
-// httpStatus is the one place that maps error codes to HTTP statuses; the
-// typed client maps them back.
-func httpStatus(code string) int {
-	switch code {
-	case api.EINVALID:
-		return http.StatusUnprocessableEntity
-	case api.EBADREQUEST:
-		return http.StatusBadRequest
-	case api.ENOTFOUND:
-		return http.StatusNotFound
-	case api.EALREADYEXISTS, api.ECONFLICT:
-		return http.StatusConflict
-	case api.EPRECONDITION:
-		return http.StatusPreconditionRequired
-	case api.EGONE:
-		return http.StatusGone
-	case api.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case api.EUNSUPPORTED:
-		return http.StatusUnsupportedMediaType
-	case api.ENOTACCEPTABLE:
-		return http.StatusNotAcceptable
-	case api.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case api.EFORBIDDEN:
-		return http.StatusForbidden
-	case api.EUNAVAILABLE, api.EFENCED:
-		// A fenced write means this replica lost leadership mid-request:
-		// another replica will answer a retry.
-		return http.StatusServiceUnavailable
-	case codeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	}
-	return http.StatusInternalServerError
-}
-
-// writeError answers err as a problem. Errors that are not *api.Error are
-// internals: the client gets "internal error", the log gets the real error
-// under the request id the client also sees.
+// writeError is the one place that answers an error: api.NewProblem maps
+// its code to the HTTP status through the code table in internal/api.
+// Errors that are not *api.Error are internals: the client gets "internal
+// error", the log gets the real error under the request id the client also
+// sees.
 func (s *Server) writeError(c *gin.Context, err error) {
-	code := api.ErrorCode(err)
-	status := httpStatus(code)
-	p := api.Problem{
-		Type:     "about:blank",
-		Title:    http.StatusText(status),
-		Status:   status,
-		Detail:   api.ErrorMessage(err),
-		Instance: c.Request.URL.Path,
-		Code:     code,
-	}
+	p := api.NewProblem(err, c.Request.URL.Path)
 	var ae *api.Error
-	if errors.As(err, &ae) {
-		p.Errors = ae.Fields
-	} else {
-		p.Code = api.EINTERNAL
+	if !errors.As(err, &ae) {
 		log := s.logger(c)
 		if c.Request.Context().Err() != nil && errors.Is(err, context.Canceled) {
 			// The client went away mid-request; nobody reads the answer.
@@ -90,14 +40,15 @@ func (s *Server) writeProblem(c *gin.Context, p api.Problem) {
 		return
 	}
 	f := problemFormat(c)
-	body, err := f.encodeProblem(p)
+	body, err := f.EncodeProblem(p)
+	ct := f.ProblemType()
 	if err != nil {
 		s.logger(c).Error("encode problem", "err", err)
-		body, f = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`+"\n"), formats[0]
+		body, ct = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`+"\n"), "application/problem+json"
 		p.Status = http.StatusInternalServerError
 	}
 	c.Header("X-Content-Type-Options", "nosniff")
-	c.Data(p.Status, f.problemType, body)
+	c.Data(p.Status, ct, body)
 }
 
 // errorf is a shorthand for the *api.Error handlers return.
@@ -116,6 +67,6 @@ func (s *Server) notFound(c *gin.Context) {
 // methodNotAllowed answers known routes with a wrong method; the router has
 // already set the Allow header.
 func (s *Server) methodNotAllowed(c *gin.Context) {
-	s.writeError(c, errorf(codeMethodNotAllowed, "method %s is not allowed on %s (allowed: %s)",
+	s.writeError(c, errorf(api.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)",
 		c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
 }

@@ -191,6 +191,11 @@ func TestBadBodies(t *testing.T) {
 			{"empty", ``, "application/json", 400, api.EBADREQUEST, ""},
 			{"bad xml", `<LabInstanceRequest><name>a1</LabInstanceRequest>`, "application/xml", 400, api.EBADREQUEST, ""},
 			{"wrong xml root", `<Pod><name>a1</name></Pod>`, "application/xml", 400, api.EBADREQUEST, ""},
+			{"duplicate json key", strings.Replace(flatBody("a1"), `"name":"a1"`, `"name":"a1","name":"a2"`, 1), "application/json", 400, api.EBADREQUEST, "name"},
+			{"duplicate manifest key", `{"metadata":{"name":"a1","labels":{"k":"1","k":"2"}},"spec":{"lab_template":"python:3","student_email":"a@b.edu","duration_minutes":5}}`, "application/json", 400, api.EBADREQUEST, "metadata.labels[k]"},
+			{"duplicate yaml key", "name: a1\nname: a2\nlab_template: python:3\nstudent_email: a@b.edu\nduration_minutes: 5\n", "application/yaml", 400, api.EBADREQUEST, ""},
+			{"two yaml documents", "name: a1\nlab_template: python:3\nstudent_email: a@b.edu\nduration_minutes: 5\n---\nname: a2\n", "application/yaml", 400, api.EBADREQUEST, ""},
+			{"duplicate xml element", `<LabInstanceRequest><name>a1</name><name>a2</name><lab_template>python:3</lab_template><student_email>a@b.edu</student_email><duration_minutes>5</duration_minutes></LabInstanceRequest>`, "application/xml", 400, api.EBADREQUEST, "name"},
 			{"form post", "name=a1", "application/x-www-form-urlencoded", 415, api.EUNSUPPORTED, ""},
 			{"text", "hello", "text/plain", 415, api.EUNSUPPORTED, ""},
 		}
@@ -203,6 +208,51 @@ func TestBadBodies(t *testing.T) {
 		if n := len(e.do("GET", "/api/lab-instances/", "").want(t, http.StatusOK).list(t).Items); n != 0 {
 			t.Fatalf("%d labs stored after bad bodies", n)
 		}
+	})
+}
+
+// TestManyFieldErrors: a body of thousands of unknown keys gets a bounded
+// answer that says it left errors out.
+func TestManyFieldErrors(t *testing.T) {
+	t.Parallel()
+	jsonBody := flatBody("many", func(m map[string]any) {
+		for i := range 3000 {
+			m[fmt.Sprintf("unknown_key_%04d", i)] = i
+		}
+	})
+	var xmlBody strings.Builder
+	xmlBody.WriteString("<LabInstanceRequest><name>many</name>")
+	for i := range 3000 {
+		fmt.Fprintf(&xmlBody, "<unknown_key_%04d/>", i)
+	}
+	xmlBody.WriteString("</LabInstanceRequest>")
+	eachEnv(t, func(t *testing.T, e *env) {
+		for _, tc := range []struct{ ct, body, detail string }{
+			{"application/json", jsonBody, "the first 100"},
+			{"application/xml", xmlBody.String(), "(and 2900 more field errors)"},
+		} {
+			r := e.do("POST", "/api/lab-instances/", tc.body, "Content-Type", tc.ct)
+			p := r.problem(t, http.StatusBadRequest, api.EBADREQUEST)
+			if len(p.Errors) != api.MaxProblemFields || p.Errors[0].Field != "unknown_key_0000" || !strings.Contains(p.Detail, tc.detail) {
+				t.Errorf("%s: %d field errors, first %+v, detail %.200q...%q", tc.ct, len(p.Errors), p.Errors[0], p.Detail, p.Detail[max(0, len(p.Detail)-60):])
+			}
+			if len(r.body) > len(tc.body) {
+				t.Errorf("%s: the answer (%d bytes) is larger than the body (%d bytes)", tc.ct, len(r.body), len(tc.body))
+			}
+		}
+		e.do("GET", "/api/lab-instances/many", "").problem(t, http.StatusNotFound, api.ENOTFOUND)
+	})
+}
+
+// TestNoContentType: a body without a Content-Type is read as JSON.
+func TestNoContentType(t *testing.T) {
+	t.Parallel()
+	eachEnv(t, func(t *testing.T, e *env) {
+		l := e.do("POST", "/api/lab-instances/", flatBody("untyped"), "Content-Type", "").want(t, http.StatusCreated).lab(t)
+		if l.Metadata.Name != "untyped" {
+			t.Fatalf("created %+v", l.Metadata)
+		}
+		e.do("POST", "/api/lab-instances/", "name: yaml-untyped\n", "Content-Type", "").problem(t, http.StatusBadRequest, api.EBADREQUEST)
 	})
 }
 

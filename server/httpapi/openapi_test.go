@@ -71,8 +71,8 @@ func loadSpec(t *testing.T) *openapi3.T {
 	return doc
 }
 
-// specController is the Controller of these tests: start, stop, logs and
-// leader need one, and what it answers is not what is under test here.
+// specController is the ControlPlane of these tests: logs and leader need
+// one, and what it answers is not what is under test here.
 type specController struct{ since time.Time }
 
 func (specController) Logs(ctx context.Context, lab *api.LabInstanceRequest, lines int) (string, error) {
@@ -350,7 +350,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 	m := metrics.New()
 	s := httpapi.New(httpapi.Config{
 		Store:          servertest.OpenStore(t, servertest.SQLite),
-		Controller:     specController{},
+		ControlPlane:   specController{},
 		Metrics:        m,
 		MetricsHandler: m.Handler(),
 	})
@@ -439,6 +439,26 @@ func TestOpenAPISecurity(t *testing.T) {
 	}
 }
 
+// TestOpenAPIProblemCodes holds the document's list of problem codes to the
+// code table in internal/api, and the cap on a problem's field errors to
+// api.MaxProblemFields.
+func TestOpenAPIProblemCodes(t *testing.T) {
+	t.Parallel()
+	doc := loadSpec(t)
+	problem := doc.Components.Schemas["Problem"].Value
+	var documented []string
+	for _, v := range problem.Properties["code"].Value.Enum {
+		documented = append(documented, v.(string))
+	}
+	slices.Sort(documented)
+	if want := slices.Sorted(slices.Values(api.Codes())); !slices.Equal(documented, want) {
+		t.Errorf("documented codes %v, want the table's %v", documented, want)
+	}
+	if max := problem.Properties["errors"].Value.MaxItems; max == nil || *max != api.MaxProblemFields {
+		t.Errorf("errors maxItems %v, want %d", max, api.MaxProblemFields)
+	}
+}
+
 // TestOpenAPIResponses exercises every operation of the real router over
 // each real store, including the error answers, and validates every
 // exchange against the document.
@@ -449,7 +469,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		m := metrics.New()
 		base := specServer(t, httpapi.Config{
 			Store:          db,
-			Controller:     specController{since: time.Now().Add(-time.Minute)},
+			ControlPlane:   specController{since: time.Now().Add(-time.Minute)},
 			Metrics:        m,
 			MetricsHandler: m.Handler(),
 		})
@@ -728,7 +748,7 @@ func exerciseAuth(t *testing.T, c *specChecker, db *store.DB) {
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	base := specServer(t, httpapi.Config{Store: db, Controller: specController{}, Tokens: tokens, MetricsAuth: true, MetricsHandler: m.Handler()})
+	base := specServer(t, httpapi.Config{Store: db, ControlPlane: specController{}, Tokens: tokens, MetricsAuth: true, MetricsHandler: m.Handler()})
 	c.do(base, "GET", "/api/lab-instances/", 401, nil)
 	c.do(base, "GET", "/api/lab-instances/", 401, nil, "Authorization", "Bearer wrong-token-0123456789", "Accept", xmlType)
 	c.do(base, "GET", "/api/lab-instances/", 200, nil, "Authorization", "Bearer "+ro)

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/httpapi/codec"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -39,7 +40,7 @@ func labKey(c *gin.Context) (api.Key, error) {
 // it settles the response format and the key, and answers the error
 // itself when either is wrong.
 func (s *Server) labTarget(c *gin.Context) (api.Key, bool) {
-	if !s.negotiate(c, objectOffers) {
+	if !s.negotiate(c, codec.Objects) {
 		return api.Key{}, false
 	}
 	key, err := labKey(c)

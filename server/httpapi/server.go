@@ -27,10 +27,14 @@
 // Config.MetricsAuth (auth.go).
 //
 // It is the only package that imports Gin, so the router can be swapped
-// without touching the rest of the server. Handlers translate HTTP to store
-// calls and back; the rules (validation, state machine, immutability) live in
-// internal/api and server/store, and every error reaches the client through
-// one mapper (errors.go) as RFC 7807 problem+json.
+// without touching the rest of the server. Handlers read: decode, call,
+// encode. Formats live in the codec subpackage (content negotiation, strict
+// decoding of JSON, YAML and XML, encoding); the rules (defaulting and
+// validation of a create, the merge of a replace or a merge patch into the
+// stored lab, start and stop, immutability, the state machine) are pure
+// functions of internal/api that handlers pass to the store; and every error
+// reaches the client through one mapper (errors.go, over internal/api's code
+// table) as RFC 7807 problem+json.
 package httpapi
 
 import (
@@ -87,8 +91,9 @@ type Config struct {
 	Version string // reported by /api/status/health
 	Now     func() time.Time
 
-	// Controller serves start/stop/logs and leader status; optional.
-	Controller Controller
+	// ControlPlane serves logs, leader status and this replica's queue
+	// and finalizer counts; optional.
+	ControlPlane ControlPlane
 
 	// Metrics, if set, is told about every request; MetricsHandler serves
 	// GET /api/status/metrics.

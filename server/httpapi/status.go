@@ -10,13 +10,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/httpapi/codec"
 )
 
 // health is GET /api/status/health: the process is up and serving. It
 // checks nothing else, so that a liveness probe does not restart a process
 // whose database is briefly away.
 func (s *Server) health(c *gin.Context) {
-	if !s.negotiate(c, statusOffers) {
+	if !s.negotiate(c, codec.Status) {
 		return
 	}
 	s.respond(c, http.StatusOK, api.Health{
@@ -32,7 +33,7 @@ func (s *Server) health(c *gin.Context) {
 // ReadyTimeout; their errors are logged, and only a safe message (the
 // *api.Error text, else "unavailable") is shown.
 func (s *Server) ready(c *gin.Context) {
-	if !s.negotiate(c, statusOffers) {
+	if !s.negotiate(c, codec.Status) {
 		return
 	}
 	names := slices.Sorted(maps.Keys(s.checks))
@@ -74,7 +75,7 @@ const (
 // systemStatus is GET /api/status/status: labs per phase from the
 // database, and this replica's view of leadership and its queue.
 func (s *Server) systemStatus(c *gin.Context) {
-	if !s.negotiate(c, statusOffers) {
+	if !s.negotiate(c, codec.Status) {
 		return
 	}
 	ctx := c.Request.Context()
@@ -89,14 +90,14 @@ func (s *Server) systemStatus(c *gin.Context) {
 	for _, n := range phases {
 		st.Total += n
 	}
-	if s.cfg.Controller != nil {
-		ls, err := s.cfg.Controller.Leader(ctx)
+	if s.cfg.ControlPlane != nil {
+		ls, err := s.cfg.ControlPlane.Leader(ctx)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
 		st.Identity, st.Leader, st.IsLeader = ls.Identity, ls.Leader, ls.IsLeader
-		st.QueueDepth = s.cfg.Controller.QueueDepth()
+		st.QueueDepth = s.cfg.ControlPlane.QueueDepth()
 	}
 	c.Header("Cache-Control", "no-store")
 	s.respond(c, http.StatusOK, st)
@@ -107,7 +108,7 @@ func (s *Server) systemStatus(c *gin.Context) {
 // the totals completed and failed (kept in the database, so every replica
 // reports the same).
 func (s *Server) finalizers(c *gin.Context) {
-	if !s.negotiate(c, statusOffers) {
+	if !s.negotiate(c, codec.Status) {
 		return
 	}
 	ctx := c.Request.Context()
@@ -122,8 +123,8 @@ func (s *Server) finalizers(c *gin.Context) {
 		return
 	}
 	st := api.FinalizerStatus{Pending: pending, Completed: counters[counterFinalizersCompleted], Failed: counters[counterFinalizersFailed]}
-	if s.cfg.Controller != nil {
-		st.Processing = s.cfg.Controller.Finalizing()
+	if s.cfg.ControlPlane != nil {
+		st.Processing = s.cfg.ControlPlane.Finalizing()
 		st.Pending = max(0, st.Pending-st.Processing)
 	}
 	c.Header("Cache-Control", "no-store")

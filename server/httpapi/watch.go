@@ -8,15 +8,16 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/httpapi/codec"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
 // watchBatch is how many outbox events a watch reads at a time.
 const watchBatch = 500
 
-var watchOffers = []offer{
-	{"application/x-ndjson", formatJSON},
-	{"application/json", formatJSON}, // answered as application/json;stream=watch
+var watchOffers = []codec.Offer{
+	{MediaType: "application/x-ndjson", Format: codec.JSON},
+	{MediaType: "application/json", Format: codec.JSON}, // answered as application/json;stream=watch
 }
 
 // bookmarkObject is the object of a BOOKMARK: only the position to resume
@@ -117,7 +118,7 @@ func (s *Server) watch(c *gin.Context) {
 	}
 
 	contentType := "application/x-ndjson"
-	if responseOffer(c).mediaType == "application/json" {
+	if responseOffer(c).MediaType == "application/json" {
 		contentType = "application/json;stream=watch"
 	}
 	c.Header("Content-Type", contentType)
@@ -207,7 +208,7 @@ func (w *watchStream) write(v any) {
 	if w.err != nil {
 		return
 	}
-	b, err := encodeJSON(v)
+	b, err := codec.JSON.Encode(v)
 	if err == nil {
 		_, err = w.c.Writer.Write(b)
 	}

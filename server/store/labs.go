@@ -58,10 +58,11 @@ func encodeLab(l *api.LabInstanceRequest) (string, error) {
 }
 
 // CreateLab stores a new lab in phase PENDING and writes its created event.
+// in is prepared (api.PrepareCreate: server-owned fields cleared, defaults
+// filled in, validated) whoever the caller is.
 func (tx *Tx) CreateLab(ctx context.Context, in *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
 	l := in.DeepCopy()
-	l.Default()
-	if err := api.ValidateCreate(l); err != nil {
+	if err := api.PrepareCreate(l); err != nil {
 		return nil, err
 	}
 	now := tx.db.now().UTC().Truncate(time.Microsecond)

@@ -69,6 +69,30 @@ func TestCreateGet(t *testing.T) {
 		if _, err := db.GetLab(ctx, bad.Key()); !api.IsNotFound(err) {
 			t.Fatalf("invalid lab was stored: %v", err)
 		}
+
+		// A caller of the store gets the create defaults and cannot set what
+		// the server owns (api.PrepareCreate runs here too).
+		raw := &api.LabInstanceRequest{
+			Metadata: api.ObjectMeta{Name: "raw", UID: "forged", ResourceVersion: 1 << 40, Generation: 9},
+			Spec:     api.Spec{LabTemplate: "python:3", StudentEmail: "a@b.edu", DurationMinutes: 5},
+			Status:   api.Status{Phase: api.PhaseRunning, ContainerID: "forged"},
+		}
+		got = mustCreate(t, db, raw)
+		if got.Metadata.Namespace != api.DefaultNamespace || got.Spec.ResourceLimits == nil || got.Spec.ResourceLimits.CPU != api.DefaultCPU ||
+			got.APIVersion != api.APIVersion || got.Kind != api.Kind {
+			t.Fatalf("not defaulted: %+v", got)
+		}
+		if got.Metadata.UID == "forged" || got.Metadata.Generation != 1 || got.Metadata.ResourceVersion == 1<<40 ||
+			got.Status.Phase != api.PhasePending || got.Status.ContainerID != "" {
+			t.Fatalf("server-owned fields taken from the caller: %+v %+v", got.Metadata, got.Status)
+		}
+		if raw.Metadata.UID != "forged" || raw.Spec.ResourceLimits != nil {
+			t.Fatal("CreateLab changed its argument")
+		}
+		wrongKind := newLab("pod")
+		wrongKind.Kind = "Pod"
+		_, err = db.CreateLab(ctx, wrongKind)
+		wantCode(t, err, api.EINVALID)
 	})
 }
 
