@@ -230,7 +230,8 @@ func (w *watchStream) flush() {
 var errClientGone = errors.New("client gone")
 
 // follow streams the outbox from the cursor until the stream has to end,
-// and says why. It has no bookmark: the client holds the position, and
+// and says why; with caughtUp, a BOOKMARK follows the events readable at
+// the start. It keeps no bookmark: the client holds the position and
 // re-watches from its last one. A position overtaken by retention ends the
 // stream, so that the re-watch gets 410 Gone; so does a store error.
 func (w *watchStream) follow(ctx context.Context, f filter, caughtUp bool) string {

@@ -179,8 +179,11 @@ func TestWatchGone(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		old := e.create("old")
 		e.do("PATCH", "/api/lab-instances/old", `{"spec":{"duration_minutes":10}}`).want(t, http.StatusOK)
-		e.create("newer")
-		floor := pruneThrough(t, e.db, old.Metadata.ResourceVersion+1)
+		newer := e.create("newer")
+		// Through newer: a floor between the PATCH and newer (pruning stops
+		// below transactions still open in the cluster) would have the
+		// watch from the floor see newer too.
+		floor := pruneThrough(t, e.db, newer.Metadata.ResourceVersion)
 		p := e.do("GET", "/api/lab-instances/?watch=true&resource_version="+itoa(old.Metadata.ResourceVersion), "").problem(t, http.StatusGone, api.EGONE)
 		if p.Detail == "" {
 			t.Fatal("410 without detail")
