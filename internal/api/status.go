@@ -30,6 +30,11 @@ type LeaderStatus struct {
 	LeaderSince *time.Time `json:"leader_since,omitempty"`
 }
 
+// ControllerWatcher is the name of the controller's outbox bookmark: the
+// controller advances it, and GET /api/status/bookmarks reports it at the
+// top level of BookmarkStatus.
+const ControllerWatcher = "controller"
+
 // WatcherBookmark is one outbox watcher's progress. Lag counts the change
 // events the watcher has still to handle.
 type WatcherBookmark struct {

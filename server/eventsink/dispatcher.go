@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/labrm/terraform-provider-lab/internal/wait"
+	"github.com/labrm/terraform-provider-lab/server/outbox"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -21,12 +22,15 @@ type Dispatcher struct {
 	cfg    Config
 	client *http.Client
 	sinks  []*sink
+	// id labels the events of the current Run; set before its sinks start.
+	id atomic.Pointer[identity]
 }
 
 // sink is one destination and what the dispatcher knows of it.
 type sink struct {
 	sinkURL
 	bookmark string
+	follow   *outbox.Follower // delivers from the sink's bookmark
 
 	mu sync.Mutex
 	st SinkStatus
@@ -51,7 +55,37 @@ func New(db *store.DB, cfg Config) (*Dispatcher, error) {
 		s.st = SinkStatus{Sink: u.display, Bookmark: s.bookmark}
 		d.sinks = append(d.sinks, s)
 	}
+	var group outbox.Group
+	if d.multi() {
+		group = outbox.Group{Name: BookmarkName, Members: d.Bookmarks()[1:]}
+	}
+	for _, s := range d.sinks {
+		s.follow = d.follower(s, group)
+	}
 	return d, nil
+}
+
+// follower delivers to s from its bookmark, a member of group when there
+// are several sinks.
+func (d *Dispatcher) follower(s *sink, group outbox.Group) *outbox.Follower {
+	cfg := d.cfg
+	return outbox.NewDeliverer(d.db, outbox.Config{
+		Name: s.bookmark, Group: group,
+		Start:     outbox.StartAtEnd, // see doc.go
+		BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval,
+		Backoff: wait.Backoff{Min: cfg.BackoffMin, Max: cfg.BackoffMax},
+		Logger:  cfg.Logger.With("sink", s.display),
+		OnExpired: func(_ context.Context, e *outbox.ExpiredError) error {
+			// The events in between are gone and no retry can deliver
+			// them: say so, and go on from the floor (see doc.go).
+			cfg.Logger.Error("cloudevents: bookmark is below the outbox floor; events in between were pruned and are not delivered",
+				"sink", s.display, "bookmark", s.bookmark, "position", e.Position, "floor", e.Floor)
+			return nil
+		},
+		OnAdvance: func(pos int64) { cfg.Metrics.Advanced(s.display, pos) },
+	}, func(ctx context.Context, ev store.Event, checkpoint func()) error {
+		return d.deliver(ctx, s, *d.id.Load(), ev, checkpoint)
+	})
 }
 
 // Status reports every sink, in configuration order.
@@ -59,8 +93,10 @@ func (d *Dispatcher) Status() []SinkStatus {
 	out := make([]SinkStatus, 0, len(d.sinks))
 	for _, s := range d.sinks {
 		s.mu.Lock()
-		out = append(out, s.st)
+		st := s.st
 		s.mu.Unlock()
+		st.Position = s.follow.Position()
+		out = append(out, st)
 	}
 	return out
 }
@@ -101,10 +137,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	d.id.Store(&id)
 	d.cfg.Logger.Info("delivering cloudevents", "sinks", len(d.sinks), "source", id.source, "bookmarks", d.Bookmarks())
 	var wg sync.WaitGroup
 	for _, s := range d.sinks {
-		wg.Go(func() { d.runSink(ctx, s, id) })
+		wg.Go(func() { s.follow.Run(ctx) })
 	}
 	wg.Wait()
 	return nil
@@ -156,187 +193,4 @@ func (d *Dispatcher) identity(ctx context.Context) (identity, bool) {
 			return identity{}, false
 		}
 	}
-}
-
-// minSettle is the first delay when events are written but not yet readable.
-const minSettle = 5 * time.Millisecond
-
-// runSink feeds one sink until ctx ends.
-func (d *Dispatcher) runSink(ctx context.Context, s *sink, id identity) {
-	wake, stop := d.db.Subscribe()
-	defer stop()
-	dbBackoff := wait.Backoff{Min: d.cfg.BackoffMin, Max: d.cfg.BackoffMax}
-	settle := minSettle
-	for {
-		n, err := d.step(ctx, s, id)
-		if ctx.Err() != nil {
-			return
-		}
-		delay := d.cfg.PollInterval
-		switch {
-		case err != nil:
-			delay = dbBackoff.Next()
-			d.cfg.Logger.Warn("cloudevents: outbox read failed", "sink", s.display, "err", err, "retry_in", delay)
-		case n > 0:
-			dbBackoff.Reset()
-			settle = minSettle
-			continue // more may be waiting
-		case n < 0:
-			// Newer events exist that a still open transaction keeps
-			// unreadable: look again soon rather than at the next poll.
-			delay, settle = min(settle, delay), min(settle*2, d.cfg.PollInterval)
-		default:
-			dbBackoff.Reset()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-		case <-time.After(delay):
-		}
-	}
-}
-
-// step delivers at most one batch to s and returns how many events it
-// delivered; -1 means none were readable although newer events exist. No
-// transaction is open while HTTP requests run.
-func (d *Dispatcher) step(ctx context.Context, s *sink, id identity) (int, error) {
-	pos, current, err := d.position(ctx, s)
-	if err != nil {
-		return 0, err
-	}
-	events, err := d.db.ReadEvents(ctx, pos, d.cfg.BatchSize)
-	if err != nil {
-		return 0, err
-	}
-	if len(events) == 0 {
-		if current > pos {
-			return -1, nil
-		}
-		return 0, nil
-	}
-	// done is the highest position whose events have all been delivered;
-	// saved is what the bookmark holds. Progress is saved before every
-	// backoff delay, so a long outage of the sink does not leave delivered
-	// events to be delivered again by the next leader.
-	done, saved := pos, pos
-	save := func(ctx context.Context) {
-		if done <= saved {
-			return
-		}
-		if err := d.advance(ctx, s, done); err != nil {
-			d.cfg.Logger.Warn("cloudevents: saving bookmark failed; delivered events may be delivered again", "sink", s.display, "bookmark", s.bookmark, "err", err)
-			return
-		}
-		saved = done
-	}
-	for i, ev := range events {
-		err := d.deliver(ctx, s, id, ev, func() { save(ctx) })
-		if err != nil {
-			// ctx ended: keep what was delivered, briefly past the end of ctx.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			save(sctx)
-			cancel()
-			return i, nil
-		}
-		if i == len(events)-1 || events[i+1].Position != ev.Position {
-			done = ev.Position
-		}
-	}
-	save(ctx)
-	return len(events), nil
-}
-
-// position returns s's bookmark, creating it if needed (see doc.go for
-// where a new bookmark starts), and the newest outbox position. It holds
-// the bookmark's row lock only for this short transaction.
-func (d *Dispatcher) position(ctx context.Context, s *sink) (pos, current int64, err error) {
-	var floor int64
-	err = d.db.InTx(ctx, func(tx *store.Tx) error {
-		floor, current, err = tx.EventBounds(ctx)
-		if err != nil {
-			return err
-		}
-		initial := max(current, floor)
-		if d.multi() {
-			// Always lock the aggregate first (see advance).
-			if initial, err = tx.LockBookmark(ctx, BookmarkName, initial); err != nil {
-				return err
-			}
-		}
-		if pos, err = tx.LockBookmark(ctx, s.bookmark, initial); err != nil {
-			return err
-		}
-		if pos < floor {
-			// The pruner keeps every event a bookmark has not passed, so
-			// this takes a bookmark moved or restored by hand: the events
-			// in between are gone and cannot be delivered.
-			d.cfg.Logger.Error("cloudevents: bookmark is below the outbox floor; events in between were pruned and are not delivered",
-				"sink", s.display, "bookmark", s.bookmark, "position", pos, "floor", floor)
-			pos = floor
-			return tx.SetBookmark(ctx, s.bookmark, floor)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("read bookmark %s: %w", s.bookmark, err)
-	}
-	s.setPosition(pos)
-	return pos, current, nil
-}
-
-// advance moves s's bookmark forward to pos, never back (another
-// dispatcher may have gone further), and with several sinks raises the
-// aggregate bookmark to the lowest of theirs. Every transaction that locks
-// more than one of these rows locks the aggregate first, so they cannot
-// deadlock.
-func (d *Dispatcher) advance(ctx context.Context, s *sink, pos int64) error {
-	err := d.db.InTx(ctx, func(tx *store.Tx) error {
-		var agg int64
-		var err error
-		if d.multi() {
-			if agg, err = tx.LockBookmark(ctx, BookmarkName, pos); err != nil {
-				return err
-			}
-		}
-		cur, err := tx.LockBookmark(ctx, s.bookmark, pos)
-		if err != nil {
-			return err
-		}
-		if pos > cur {
-			if err := tx.SetBookmark(ctx, s.bookmark, pos); err != nil {
-				return err
-			}
-		}
-		if !d.multi() {
-			return nil
-		}
-		low := max(pos, cur)
-		for _, o := range d.sinks {
-			if o == s {
-				continue
-			}
-			p, err := tx.LockBookmark(ctx, o.bookmark, agg)
-			if err != nil {
-				return err
-			}
-			low = min(low, p)
-		}
-		if low > agg {
-			return tx.SetBookmark(ctx, BookmarkName, low)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("advance bookmark %s: %w", s.bookmark, err)
-	}
-	s.setPosition(pos)
-	d.cfg.Metrics.Advanced(s.display, pos)
-	return nil
-}
-
-func (s *sink) setPosition(pos int64) {
-	s.mu.Lock()
-	s.st.Position = max(s.st.Position, pos)
-	s.mu.Unlock()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/eventsink"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/store/storetest"
 )
 
 // TestDeliversChangesAsCloudEvents drives a lab through its life and checks
@@ -519,4 +520,61 @@ func TestRemovedSinkBookmarkDropped(t *testing.T) {
 	if err != nil || len(bms) != 1 || bms[0].Name != "controller" {
 		t.Fatalf("bookmarks after running without sinks: %+v (%v)", bms, err)
 	}
+}
+
+// TestBookmarkBelowFloorSkipsToTheFloor: a sink's bookmark found below the
+// outbox floor (restored or moved by hand: the pruner never passes one)
+// cannot be served, since the events in between are gone. The dispatcher
+// says so in an error log with both positions, continues from the floor and
+// delivers everything after it.
+func TestBookmarkBelowFloorSkipsToTheFloor(t *testing.T) {
+	t.Parallel()
+	servertest.EachStore(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sink := newSink(t)
+		inst := installation(t, db)
+		_, stop := start(t, db, eventsink.Config{Sinks: []string{sink.srv.URL}})
+		waitBookmark(t, db, eventsink.BookmarkName)
+		mustCreate(t, db, "x-0")
+		waitUntil(t, "the first event", func() bool { return len(sink.received()) == 1 })
+		waitUntil(t, "the bookmark", func() bool { b, _ := bookmark(t, db, eventsink.BookmarkName); return b.Lag == 0 })
+		stop()
+		before, _ := bookmark(t, db, eventsink.BookmarkName)
+
+		// While no dispatcher runs, two changes are written and pruned
+		// past the bookmark.
+		mustCreate(t, db, "x-1")
+		mustCreate(t, db, "x-2")
+		allEvents(t, db)
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			if err := storetest.Exec(ctx, tx, "UPDATE outbox_floor SET position = (SELECT MAX(position) FROM outbox)"); err != nil {
+				return err
+			}
+			return storetest.Exec(ctx, tx, "DELETE FROM outbox WHERE position <= (SELECT position FROM outbox_floor)")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		floor, _, err := db.EventBounds(ctx)
+		if err != nil || floor <= before.Bookmark {
+			t.Fatalf("floor %d (%v), bookmark %d", floor, err, before.Bookmark)
+		}
+		mustCreate(t, db, "x-3")
+		want := allEvents(t, db) // x-3's: the pruned ones are gone
+
+		var logs syncBuffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		start(t, db, eventsink.Config{Sinks: []string{sink.srv.URL}, Logger: log})
+		waitUntil(t, "the event after the floor", func() bool { return len(sink.received()) >= 2 })
+		if got := ids(sink.received()[1:]); !slices.Equal(got, wantIDs(inst, want)) {
+			t.Fatalf("after the floor got %v, want %v", got, wantIDs(inst, want))
+		}
+		line := fmt.Sprintf("position=%d floor=%d", before.Bookmark, floor)
+		if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "below the outbox floor") || !strings.Contains(out, line) {
+			t.Fatalf("no error log naming %s:\n%s", line, out)
+		}
+		waitUntil(t, "the bookmark at the last event", func() bool {
+			b, _ := bookmark(t, db, eventsink.BookmarkName)
+			return b.Bookmark == want[len(want)-1].Position && b.Lag == 0
+		})
+	})
 }

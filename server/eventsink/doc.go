@@ -41,14 +41,16 @@
 // every sink has reached. So the "cloudevents" watcher always exists and
 // says how far delivery has got everywhere.
 //
-// A sink's goroutine loops: read its bookmark (a short transaction), read the
-// next batch of whole outbox transactions with store.DB.ReadEvents (a
-// single statement), POST the events one by one, in order, then advance the
-// bookmark in a short transaction. No transaction is open during HTTP
-// requests: on PostgreSQL an open transaction with an xid holds back the
-// read horizon of every outbox reader (see store's doc). The bookmark is
-// only ever moved forward, and only to the end of a transaction all of
-// whose events were accepted.
+// Each sink is followed by an outbox.Follower of its own, made with
+// outbox.NewDeliverer (bookmark advanced after delivery): read the sink's
+// bookmark in a short transaction, read the next batch of whole outbox
+// transactions, POST the events one by one, in order, then advance the
+// bookmark in another short transaction. No transaction is open during
+// HTTP requests: on PostgreSQL an open transaction with an xid holds back
+// the read horizon of every outbox reader (see store's doc). The bookmark
+// is only ever moved forward, and only to the end of a transaction all of
+// whose events were accepted. With several sinks the followers form an
+// outbox.Group, which keeps "cloudevents" at the lowest of their bookmarks.
 //
 // A new bookmark starts at the current end of the outbox: an operator who
 // adds a sink wants what happens from now on, not days of history, and a
@@ -60,10 +62,10 @@
 // one. Going back from several sinks to one, the remaining sink continues
 // from "cloudevents", the lowest position of all sinks: duplicates, no loss.
 //
-// Wake-ups come from store.DB.Subscribe (LISTEN/NOTIFY on PostgreSQL), with
-// a poll every PollInterval as the fallback. When newer events exist but a
-// still open older transaction keeps them unreadable, the sink looks again
-// after a short, growing wait (as outbox.Watcher does).
+// Wake-ups, the poll every PollInterval, the short waits while a still open
+// older transaction keeps newer events unreadable, and the backoff after a
+// database error (BackoffMin to BackoffMax) are the follower's: see the
+// outbox package.
 //
 // # Failure handling
 //
@@ -75,7 +77,8 @@
 // visibly (Metrics.Failed, Status, logs, and the lag of its bookmark), until
 // the sink is fixed. Redirects are not followed (a POST would become a GET).
 // Before each wait the bookmark is advanced past what was already
-// delivered, so an outage costs no duplicate delivery later.
+// delivered, and so it is when the dispatcher stops, so an outage or a
+// leader change costs no duplicate delivery later.
 //
 // A sink that is down holds back only its own bookmark; the others go on.
 // While its bookmark lags, store.PruneEvents keeps the events it has not
@@ -83,8 +86,8 @@
 // A sink removed from the configuration leaves its bookmark behind, which
 // then holds back pruning until it is deleted.
 //
-// A crash, or a lost leadership, between a sink's 2xx and the bookmark
-// write delivers those events again, with the same id. Two dispatchers
+// A crash between a sink's 2xx and the bookmark write (or a stop whose
+// save fails) delivers those events again, with the same id. Two dispatchers
 // running at once (a leader change while the old leader has not noticed yet)
 // both deliver: duplicates, possibly out of order for a moment, never
 // losses, since each only moves a bookmark forward. Consumers drop
@@ -92,8 +95,12 @@
 // than the one they hold for that labuid.
 //
 // A bookmark found below the outbox floor (moved or restored by hand: the
-// pruner never passes a bookmark) is logged as an error and moved up to the
-// floor, since the events in between no longer exist.
+// pruner never passes a bookmark) is logged as an error naming the sink,
+// the bookmark's position and the floor, and moved up to the floor; then
+// delivery goes on. The events in between no longer exist: no retry can
+// deliver them, and stopping the sink for good would hold back every later
+// event as well. The operator who sees the error tells consumers that
+// cannot miss a change to list the labs again.
 //
 // Credentials are never logged: sinks appear as scheme://host/path, and
 // transport errors are stripped of the URL that net/http puts in them.

@@ -131,10 +131,6 @@ func (s *Server) leader(c *gin.Context) {
 	s.respond(c, http.StatusOK, st)
 }
 
-// controllerWatcher is the bookmark reported at the top level of
-// /api/status/bookmarks, as the design document shows it.
-const controllerWatcher = "controller"
-
 // bookmarks is GET /api/status/bookmarks: every outbox watcher's progress.
 func (s *Server) bookmarks(c *gin.Context) {
 	if !s.negotiate(c, codec.Status) {
@@ -150,7 +146,7 @@ func (s *Server) bookmarks(c *gin.Context) {
 		out.Watchers = []api.WatcherBookmark{}
 	}
 	for _, b := range bms {
-		if b.Name == controllerWatcher {
+		if b.Name == api.ControllerWatcher {
 			out.Bookmark, out.CurrentVersion, out.Lag = b.Bookmark, b.CurrentVersion, b.Lag
 		}
 	}

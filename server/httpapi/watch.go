@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/httpapi/codec"
+	"github.com/labrm/terraform-provider-lab/server/outbox"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -85,27 +88,17 @@ func (s *Server) watch(c *gin.Context) {
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
 
-	// Subscribe before the first read, so that no wake-up falls between.
-	var wake <-chan struct{}
-	poll := s.cfg.PollInterval
-	if s.cfg.Notify != nil {
-		ch, unsubscribe := s.cfg.Notify.Subscribe()
-		defer unsubscribe()
-		wake, poll = ch, s.cfg.FallbackPollInterval
-	}
-
 	w := &watchStream{c: c, s: s}
 	var initial []api.LabInstanceRequest
 	if fromGiven {
-		floor, _, err := s.store.EventBounds(ctx)
-		if err != nil {
+		if err := outbox.CheckPosition(ctx, s.store, from); err != nil {
+			var exp *outbox.ExpiredError
+			if errors.As(err, &exp) {
+				err = errorf(api.EGONE,
+					"resource_version %d is older than the oldest change still kept (%d): list again and watch from the list's metadata.resource_version",
+					exp.Position, exp.Floor)
+			}
 			s.writeError(c, err)
-			return
-		}
-		if from < floor {
-			s.writeError(c, errorf(api.EGONE,
-				"resource_version %d is older than the oldest change still kept (%d): list again and watch from the list's metadata.resource_version",
-				from, floor))
 			return
 		}
 		w.cursor = from
@@ -138,7 +131,7 @@ func (s *Server) watch(c *gin.Context) {
 
 	// Without a resource_version the client listed through us: a BOOKMARK
 	// once the changes since the list are sent tells it that it is caught up.
-	reason := w.run(ctx, f, poll, wake, !fromGiven)
+	reason := w.follow(ctx, f, !fromGiven)
 	s.logger(c).Debug("watch ended", "reason", reason, "events", w.count, "resource_version", w.cursor)
 }
 
@@ -221,10 +214,10 @@ func (w *watchStream) event(typ string, l *api.LabInstanceRequest) {
 	w.count++
 }
 
-func (w *watchStream) bookmark() {
+func (w *watchStream) bookmark(pos int64) {
 	ev := bookmarkEvent{Type: api.WatchBookmark}
 	ev.Object.APIVersion, ev.Object.Kind = api.APIVersion, api.Kind
-	ev.Object.Metadata.ResourceVersion = w.cursor
+	ev.Object.Metadata.ResourceVersion = pos
 	w.write(ev)
 }
 
@@ -234,93 +227,76 @@ func (w *watchStream) flush() {
 	}
 }
 
-// run streams outbox events until the stream has to end, and says why.
-func (w *watchStream) run(ctx context.Context, f filter, poll time.Duration, wake <-chan struct{}, caughtUp bool) string {
-	bookmarks := time.NewTicker(w.s.cfg.BookmarkInterval)
-	defer bookmarks.Stop()
-	timer := time.NewTimer(poll)
-	defer timer.Stop()
-	settle := minSettle
-	for {
-		reason, behind := w.drain(ctx, f)
-		if reason != "" {
-			return reason
-		}
-		if caughtUp {
-			caughtUp = false
-			w.bookmark()
+// errClientGone ends a stream whose client no longer reads it.
+var errClientGone = errors.New("client gone")
+
+// follow streams the outbox from the cursor until the stream has to end,
+// and says why; with caughtUp, a BOOKMARK follows the events readable at
+// the start. It keeps no bookmark: the client holds the position and
+// re-watches from its last one. A position overtaken by retention ends the
+// stream, so that the re-watch gets 410 Gone; so does a store error.
+func (w *watchStream) follow(ctx context.Context, f filter, caughtUp bool) string {
+	cfg := outbox.Config{
+		BatchSize:    watchBatch,
+		PollInterval: w.s.cfg.PollInterval,
+		Heartbeat:    w.s.cfg.BookmarkInterval,
+		OnHeartbeat: func(ctx context.Context, pos int64) error {
+			w.bookmark(pos)
 			w.flush()
-		}
-		if behind {
-			// Written but not yet readable (an older transaction is still
-			// open): look again soon, not at the next poll.
-			timer.Reset(min(settle, poll))
-			settle = min(2*settle, poll)
-		} else {
-			timer.Reset(poll)
-			settle = minSettle
-		}
-		select {
-		case <-ctx.Done():
-			return "done: " + context.Cause(ctx).Error()
-		case <-wake:
-		case <-timer.C:
-		case <-bookmarks.C:
-			w.bookmark()
+			return w.gone()
+		},
+	}
+	if w.s.cfg.Notify != nil {
+		cfg.Notify, cfg.PollInterval = w.s.cfg.Notify, w.s.cfg.FallbackPollInterval
+	}
+	r := outbox.NewReader(w.s.store, w.cursor, cfg, func(ctx context.Context, events []store.Event) error {
+		return w.send(f, events)
+	})
+	var err error
+	if caughtUp {
+		if err = r.CatchUp(ctx); err == nil {
+			w.bookmark(r.Position())
 			w.flush()
+			err = w.gone()
 		}
-		if w.err != nil {
-			return "client gone"
-		}
+	}
+	if err == nil {
+		err = r.Run(ctx)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return "done: " + context.Cause(ctx).Error()
+	case err == nil:
+		return "done"
+	case errors.Is(err, outbox.ErrExpired):
+		return "overtaken by retention"
+	case errors.Is(err, errClientGone):
+		return "client gone"
+	default:
+		w.s.logger(w.c).Error("watch: read outbox", "err", err)
+		return "read outbox failed"
 	}
 }
 
-// minSettle is the first wait when events exist that are not readable yet.
-const minSettle = 5 * time.Millisecond
-
-// drain reads and sends every readable event; a non-empty reason ends the
-// stream. behind reports events written after the cursor that could not be
-// read yet.
-func (w *watchStream) drain(ctx context.Context, f filter) (reason string, behind bool) {
-	for {
-		before := w.cursor
-		events, err := w.s.store.ReadEvents(ctx, before, watchBatch)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.s.logger(w.c).Error("watch: read events", "err", err)
-			}
-			return "read events failed", false
+// send writes the events of one batch that the client asked for.
+func (w *watchStream) send(f filter, events []store.Event) error {
+	for i := range events {
+		ev := &events[i]
+		w.cursor = max(w.cursor, ev.Position)
+		typ := api.WatchType(ev.Type)
+		if typ == "" || w.already(ev.Key, ev.Position) || !f.matches(ev.Object) {
+			continue
 		}
-		for i := range events {
-			ev := &events[i]
-			w.cursor = max(w.cursor, ev.Position)
-			typ := api.WatchType(ev.Type)
-			if typ == "" || w.already(ev.Key, ev.Position) || !f.matches(ev.Object) {
-				continue
-			}
-			w.event(typ, ev.Object)
-		}
-		if len(events) > 0 {
-			w.flush()
-		}
-		if w.err != nil {
-			return "client gone", false
-		}
-		// Retention may have removed events after our position before we
-		// read them; then the stream cannot be trusted and ends, and the
-		// client's re-watch gets 410.
-		floor, current, err := w.s.store.EventBounds(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.s.logger(w.c).Error("watch: event bounds", "err", err)
-			}
-			return "event bounds failed", false
-		}
-		if before < floor {
-			return "overtaken by retention", false
-		}
-		if len(events) < watchBatch {
-			return "", current > w.cursor
-		}
+		w.event(typ, ev.Object)
 	}
+	w.flush()
+	return w.gone()
+}
+
+// gone reports a failed write: the client is gone.
+func (w *watchStream) gone() error {
+	if w.err != nil {
+		return fmt.Errorf("%w: %v", errClientGone, w.err)
+	}
+	return nil
 }

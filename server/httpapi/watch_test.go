@@ -179,8 +179,11 @@ func TestWatchGone(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		old := e.create("old")
 		e.do("PATCH", "/api/lab-instances/old", `{"spec":{"duration_minutes":10}}`).want(t, http.StatusOK)
-		e.create("newer")
-		floor := pruneThrough(t, e.db, old.Metadata.ResourceVersion+1)
+		newer := e.create("newer")
+		// Through newer: a floor between the PATCH and newer (pruning stops
+		// below transactions still open in the cluster) would have the
+		// watch from the floor see newer too.
+		floor := pruneThrough(t, e.db, newer.Metadata.ResourceVersion)
 		p := e.do("GET", "/api/lab-instances/?watch=true&resource_version="+itoa(old.Metadata.ResourceVersion), "").problem(t, http.StatusGone, api.EGONE)
 		if p.Detail == "" {
 			t.Fatal("410 without detail")
@@ -257,25 +260,55 @@ func TestWatchOvertaken(t *testing.T) {
 		e := newEnv(t, db, func(c *httpapi.Config) {
 			c.Notify = wake
 			c.FallbackPollInterval = time.Hour
-			c.BookmarkInterval = time.Hour
+			c.BookmarkInterval = 20 * time.Millisecond
 		})
-		e.create("first")
+		first := e.create("first")
 		w := e.watch("")
 		w.want(api.WatchAdded, "first")
-		bm := w.nextAny()
-		if bm.Type != api.WatchBookmark {
-			t.Fatalf("want BOOKMARK, got %s", bm.Type)
+		// The stream must be asleep, waiting for a wake-up, before the
+		// change it is to miss is written. On PostgreSQL the list's
+		// position may be below first's (another transaction in the
+		// cluster was open), and a stream that has not read up to the end
+		// looks again by itself. Periodic BOOKMARKs are sent only while it
+		// waits: one at first's position or later says it has read
+		// everything and sleeps until the wake-up (the poll is an hour).
+		if bm := w.nextAny(); bm.Type != api.WatchBookmark {
+			t.Fatalf("want the BOOKMARK that ends the list, got %s", bm.Type)
 		}
-		// The stream sleeps; a change is written and pruned before it reads.
+		var bm watchEvent
+		for bm.Object.Metadata.ResourceVersion < first.Metadata.ResourceVersion {
+			if bm = w.nextAny(); bm.Type != api.WatchBookmark {
+				t.Fatalf("want a periodic BOOKMARK, got %s %s", bm.Type, bm.Object.Metadata.Name)
+			}
+		}
+		// A change is written and pruned before the stream reads it; a
+		// later one is kept. Sending the kept one would tell the client it
+		// can resume past the pruned one.
 		unseen := e.create("unseen")
-		pruneThrough(t, db, unseen.Metadata.ResourceVersion)
+		time.Sleep(5 * time.Millisecond)
+		cutoff := time.Now()
+		time.Sleep(5 * time.Millisecond)
+		kept := e.create("kept")
+		if floor := pruneBefore(t, db, unseen.Metadata.ResourceVersion, cutoff); floor >= kept.Metadata.ResourceVersion {
+			t.Fatalf("pruned through %d, past the kept change at %d", floor, kept.Metadata.ResourceVersion)
+		}
 		wake.ch <- struct{}{}
-		select {
-		case ev := <-w.events:
-			t.Fatalf("overtaken stream sent %s %s", ev.Type, ev.Object.Metadata.Name)
-		case <-w.done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("overtaken stream still open")
+		timeout := time.After(10 * time.Second)
+	stream:
+		for {
+			select {
+			case ev := <-w.events:
+				if ev.Type != api.WatchBookmark {
+					t.Fatalf("overtaken stream sent %s %s", ev.Type, ev.Object.Metadata.Name)
+				}
+				if ev.Object.Metadata.ResourceVersion >= unseen.Metadata.ResourceVersion {
+					t.Fatalf("overtaken stream sent a BOOKMARK at %d, past the pruned change at %d", ev.Object.Metadata.ResourceVersion, unseen.Metadata.ResourceVersion)
+				}
+			case <-w.done:
+				break stream
+			case <-timeout:
+				t.Fatal("overtaken stream still open")
+			}
 		}
 		e.do("GET", "/api/lab-instances/?watch=true&resource_version="+itoa(bm.Object.Metadata.ResourceVersion), "").problem(t, http.StatusGone, api.EGONE)
 	})
@@ -286,10 +319,16 @@ func TestWatchOvertaken(t *testing.T) {
 // anywhere in the cluster (other tests'), so it may take a few rounds.
 func pruneThrough(t *testing.T, db *store.DB, pos int64) int64 {
 	t.Helper()
+	return pruneBefore(t, db, pos, time.Now().Add(time.Hour))
+}
+
+// pruneBefore is pruneThrough for events written before cutoff only.
+func pruneBefore(t *testing.T, db *store.DB, pos int64, cutoff time.Time) int64 {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		if _, err := db.PruneEvents(ctx, time.Now().Add(time.Hour)); err != nil {
+		if _, err := db.PruneEvents(ctx, cutoff); err != nil {
 			t.Fatalf("prune: %v", err)
 		}
 		floor, _, err := db.EventBounds(ctx)

@@ -117,7 +117,7 @@ func TestExpiredBookmarkRelists(t *testing.T) {
 		t.Fatal(err)
 	}
 	relisted := 0
-	w := outbox.NewWatcher(db, outbox.Config{Name: "slow", OnExpired: func(context.Context) error { relisted++; return nil }},
+	w := outbox.NewWatcher(db, outbox.Config{Name: "slow", OnExpired: func(context.Context, *outbox.ExpiredError) error { relisted++; return nil }},
 		func(context.Context, *store.Tx, []store.Event) error { return nil })
 	if _, err := w.Step(ctx); err != nil {
 		t.Fatal(err)
@@ -151,8 +151,12 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(envChild) == "1" {
+	switch os.Getenv(envChild) {
+	case "1":
 		crashChild()
+		return
+	case "deliver":
+		crashDelivererChild()
 		return
 	}
 	os.Exit(m.Run())
@@ -184,61 +188,13 @@ func crashChild() {
 // database.
 func TestCrashMidBatch(t *testing.T) {
 	t.Parallel()
-	url := servertest.PostgresURL(t)
-	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.InTx(ctx, func(tx *store.Tx) error {
-		return storetest.Exec(ctx, tx, "CREATE TABLE handled (event_id bigint NOT NULL)")
-	}); err != nil {
-		t.Fatal(err)
-	}
 	const events = 120
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		for i := range events {
-			if _, err := db.CreateLab(ctx, newLab(fmt.Sprintf("c-%d", i))); err != nil {
-				t.Error(err)
-				return
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), envChild+"=1", envURL+"="+url)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
-	kills := 0
-	for kills < 12 {
-		cmd := child()
-		time.Sleep(time.Duration(80+rand.IntN(120)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		kills++
-	}
-	<-writerDone
-	cmd := child()
-	defer func() { cmd.Process.Signal(syscall.SIGKILL); cmd.Wait() }()
+	db, kills := crashLoop(t, "1", "handled", events)
+	ctx := context.Background()
 	var total, distinct int64
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		err := db.InTx(ctx, func(tx *store.Tx) error {
-			var row struct{ Total, Distinct int64 }
-			err := storetest.Raw(ctx, tx, &row, "SELECT COUNT(*) AS total, COUNT(DISTINCT event_id) AS distinct FROM handled")
-			total, distinct = row.Total, row.Distinct
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		total, distinct = countRows(t, db, "handled")
 		if total != distinct {
 			t.Fatalf("an event was applied twice: %d rows for %d events", total, distinct)
 		}
@@ -258,4 +214,72 @@ func TestCrashMidBatch(t *testing.T) {
 		t.Fatalf("%d events never handled", missing)
 	}
 	t.Logf("%d events handled exactly once across %d kills", events, kills)
+}
+
+// crashLoop makes a PostgreSQL database with table (event_id bigint),
+// writes events labs while it starts the test binary as a child of the
+// given mode and SIGKILLs it a dozen times at random moments, mid-batch
+// included, then leaves one child running until the test ends. It returns
+// the store and how many children it killed.
+func crashLoop(t *testing.T, mode, table string, events int) (*store.DB, int) {
+	t.Helper()
+	url := servertest.PostgresURL(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		return storetest.Exec(ctx, tx, "CREATE TABLE "+table+" (event_id bigint NOT NULL)")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := range events {
+			if _, err := db.CreateLab(ctx, newLab(fmt.Sprintf("c-%d", i))); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), envChild+"="+mode, envURL+"="+url)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	kills := 0
+	for kills < 12 {
+		cmd := child()
+		time.Sleep(time.Duration(80+rand.IntN(120)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		kills++
+	}
+	<-writerDone
+	cmd := child()
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGKILL); cmd.Wait() })
+	return db, kills
+}
+
+// countRows counts a crash test's rows and the distinct events among them.
+func countRows(t *testing.T, db *store.DB, table string) (total, distinct int64) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		var row struct{ Total, Distinct int64 }
+		err := storetest.Raw(ctx, tx, &row, "SELECT COUNT(*) AS total, COUNT(DISTINCT event_id) AS distinct FROM "+table)
+		total, distinct = row.Total, row.Distinct
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total, distinct
 }

@@ -178,9 +178,11 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 		c.mu.Unlock()
 	}()
 
+	// Below the retention floor the events in between are gone: relist
+	// every lab, then continue from the floor.
 	w := outbox.NewWatcher(c.cfg.Store, outbox.Config{
-		Name: "controller", Logger: c.cfg.Logger, PollInterval: 2 * time.Second,
-		OnExpired: func(ctx context.Context) error { return c.enqueueAll(ctx, q) },
+		Name: api.ControllerWatcher, Logger: c.cfg.Logger, PollInterval: 2 * time.Second,
+		OnExpired: func(ctx context.Context, _ *outbox.ExpiredError) error { return c.enqueueAll(ctx, q) },
 	}, func(ctx context.Context, tx *store.Tx, events []store.Event) error {
 		for _, ev := range events {
 			if api.WatchType(ev.Type) != "" {

@@ -42,7 +42,10 @@
 // off per key on errors (5 ms doubling to 5 min) and schedules time-based
 // work (scheduled start, expiry, probes) with AddAfter. Keys come from the
 // controller's outbox watcher (milliseconds after a change), from a
-// periodic resync of every lab, and from capacity being released.
+// periodic resync of every lab, and from capacity being released. A
+// watcher bookmark found below the outbox's retention floor cannot tell
+// which changes it missed: every lab is queued, then the watcher continues
+// from the floor.
 //
 // Engine effects cannot join a database transaction; they are idempotent
 // instead: the workload name derives from the lab's uid (workload.Name),
