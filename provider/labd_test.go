@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -132,24 +131,7 @@ func labdBinary(t *testing.T) string {
 type labd struct {
 	URL    string
 	Client *client.Client
-	out    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out    *servertest.LogBuffer
 }
 
 var labdSeq atomic.Int32
@@ -169,7 +151,7 @@ func startLabd(t *testing.T) *labd {
 		args = append(args, "--docker-host", h)
 	}
 	cmd := exec.Command(bin, args...)
-	out := &syncBuffer{}
+	out := &servertest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

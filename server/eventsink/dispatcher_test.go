@@ -62,7 +62,7 @@ func TestDeliversChangesAsCloudEvents(t *testing.T) {
 			}
 		}
 		want := allEvents(t, db)[len(before):]
-		waitUntil(t, "every event at the sink", func() bool { return len(sink.received()) >= len(want) })
+		servertest.Eventually(t, "every event at the sink", 30*time.Second, func() bool { return len(sink.received()) >= len(want) })
 		got := sink.received()
 		if !slices.Equal(ids(got), wantIDs(inst, want)) {
 			t.Fatalf("ids = %v, want %v", ids(got), wantIDs(inst, want))
@@ -78,7 +78,7 @@ func TestDeliversChangesAsCloudEvents(t *testing.T) {
 				t.Errorf("no %s event among %v", typ, types)
 			}
 		}
-		waitUntil(t, "bookmark to catch up", func() bool {
+		servertest.Eventually(t, "bookmark to catch up", 30*time.Second, func() bool {
 			b, _ := bookmark(t, db, eventsink.BookmarkName)
 			return b.Lag == 0 && b.Bookmark == want[len(want)-1].Position
 		})
@@ -155,7 +155,7 @@ func TestFailingSinkDelaysAndLosesNothing(t *testing.T) {
 		for _, code := range []int{http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusFound} {
 			sink.status.Store(int32(code))
 			n0, _ := m.failures(sink.srv.URL + "/")
-			waitUntil(t, fmt.Sprintf("failures with %d", code), func() bool {
+			servertest.Eventually(t, fmt.Sprintf("failures with %d", code), 30*time.Second, func() bool {
 				n, err := m.failures(sink.srv.URL + "/")
 				return n >= n0+2 && err != nil && strings.Contains(err.Error(), fmt.Sprint(code))
 			})
@@ -177,11 +177,11 @@ func TestFailingSinkDelaysAndLosesNothing(t *testing.T) {
 		}
 
 		sink.status.Store(0)
-		waitUntil(t, "all events after recovery", func() bool { return len(sink.received()) >= len(want) })
+		servertest.Eventually(t, "all events after recovery", 30*time.Second, func() bool { return len(sink.received()) >= len(want) })
 		if got := ids(sink.received()); !slices.Equal(got, wantIDs(inst, want)) {
 			t.Fatalf("after recovery got %v, want %v", got, wantIDs(inst, want))
 		}
-		waitUntil(t, "bookmark to catch up", func() bool {
+		servertest.Eventually(t, "bookmark to catch up", 30*time.Second, func() bool {
 			b, _ := bookmark(t, db, eventsink.BookmarkName)
 			return b.Lag == 0
 		})
@@ -217,20 +217,20 @@ func TestBookmarkStopsBeforeUndeliveredEvent(t *testing.T) {
 			mustCreate(t, db, fmt.Sprintf("p-%d", i))
 		}
 		want := allEvents(t, db)
-		waitUntil(t, "two events delivered", func() bool { return len(sink.received()) == 2 })
-		waitUntil(t, "bookmark at the second event", func() bool {
+		servertest.Eventually(t, "two events delivered", 30*time.Second, func() bool { return len(sink.received()) == 2 })
+		servertest.Eventually(t, "bookmark at the second event", 30*time.Second, func() bool {
 			b, _ := bookmark(t, db, eventsink.BookmarkName)
 			return b.Bookmark == want[1].Position
 		})
 		attempts := sink.attemptCount()
-		waitUntil(t, "more retries", func() bool { return sink.attemptCount() >= attempts+3 })
+		servertest.Eventually(t, "more retries", 30*time.Second, func() bool { return sink.attemptCount() >= attempts+3 })
 		if b, _ := bookmark(t, db, eventsink.BookmarkName); b.Bookmark != want[1].Position || len(sink.received()) != 2 {
 			t.Fatalf("bookmark %d (want %d) with %d delivered while the third is refused", b.Bookmark, want[1].Position, len(sink.received()))
 		}
 		refuse.Lock()
 		refusing = false
 		refuse.Unlock()
-		waitUntil(t, "all five", func() bool { return len(sink.received()) == 5 })
+		servertest.Eventually(t, "all five", 30*time.Second, func() bool { return len(sink.received()) == 5 })
 		if got := ids(sink.received()); !slices.Equal(got, wantIDs(inst, want)) {
 			t.Fatalf("got %v, want %v", got, wantIDs(inst, want))
 		}
@@ -246,7 +246,7 @@ func TestUnreachableSink(t *testing.T) {
 		addr := reserveAddr(t)
 		inst := installation(t, db)
 		m := newMetrics()
-		var logs syncBuffer
+		var logs servertest.LogBuffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		d, _ := start(t, db, eventsink.Config{Sinks: []string{"http://user:pa55word@" + addr + "/hook?token=s3cr3t-value"}, Metrics: m, Logger: log})
 		waitBookmark(t, db, eventsink.BookmarkName)
@@ -255,7 +255,7 @@ func TestUnreachableSink(t *testing.T) {
 		}
 		want := allEvents(t, db)
 		display := "http://" + addr + "/hook"
-		waitUntil(t, "failures to be reported", func() bool { n, _ := m.failures(display); return n >= 10 })
+		servertest.Eventually(t, "failures to be reported", 30*time.Second, func() bool { n, _ := m.failures(display); return n >= 10 })
 		_, err := m.failures(display)
 		st := d.Status()[0]
 		if !strings.Contains(logs.String(), "delivery failed") {
@@ -277,7 +277,7 @@ func TestUnreachableSink(t *testing.T) {
 		}
 
 		sink := newSinkAt(t, addr)
-		waitUntil(t, "events after the sink came up", func() bool { return len(sink.received()) >= 3 })
+		servertest.Eventually(t, "events after the sink came up", 30*time.Second, func() bool { return len(sink.received()) >= 3 })
 		if got := ids(sink.received()); !slices.Equal(got, wantIDs(inst, want)) {
 			t.Fatalf("got %v, want %v", got, wantIDs(inst, want))
 		}
@@ -315,7 +315,7 @@ func TestRedeliveryAfterCrashHasSameID(t *testing.T) {
 			mustCreate(t, db, fmt.Sprintf("r-%d", i))
 		}
 		want := allEvents(t, db)
-		waitUntil(t, "the crash", func() bool { mu.Lock(); defer mu.Unlock(); return len(lost) == 1 })
+		servertest.Eventually(t, "the crash", 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(lost) == 1 })
 		stop()
 		if b, _ := bookmark(t, db, eventsink.BookmarkName); b.Bookmark != want[0].Position {
 			t.Fatalf("bookmark after crash = %d, want %d (the first event's)", b.Bookmark, want[0].Position)
@@ -323,7 +323,7 @@ func TestRedeliveryAfterCrashHasSameID(t *testing.T) {
 
 		sink.hook.Store(nil)
 		start(t, db, cfg) // the restarted (or next) leader
-		waitUntil(t, "redelivery", func() bool { return len(sink.received()) >= 3 })
+		servertest.Eventually(t, "redelivery", 30*time.Second, func() bool { return len(sink.received()) >= 3 })
 		got := sink.received()
 		if !slices.Equal(ids(got), wantIDs(inst, want)) {
 			t.Fatalf("got %v, want %v", ids(got), wantIDs(inst, want))
@@ -362,11 +362,11 @@ func TestTwoSinksOneDown(t *testing.T) {
 		}
 		want := allEvents(t, db)
 		last := want[len(want)-1].Position
-		waitUntil(t, "the healthy sink to get everything", func() bool { return len(up.received()) == 4 })
+		servertest.Eventually(t, "the healthy sink to get everything", 30*time.Second, func() bool { return len(up.received()) == 4 })
 		if got := ids(up.received()); !slices.Equal(got, wantIDs(inst, want)) {
 			t.Fatalf("healthy sink got %v, want %v", got, wantIDs(inst, want))
 		}
-		waitUntil(t, "healthy bookmark to advance", func() bool {
+		servertest.Eventually(t, "healthy bookmark to advance", 30*time.Second, func() bool {
 			b, _ := bookmark(t, db, names[1])
 			return b.Bookmark == last && b.Lag == 0
 		})
@@ -377,11 +377,11 @@ func TestTwoSinksOneDown(t *testing.T) {
 		}
 
 		down.status.Store(0)
-		waitUntil(t, "the recovered sink to get everything", func() bool { return len(down.received()) == 4 })
+		servertest.Eventually(t, "the recovered sink to get everything", 30*time.Second, func() bool { return len(down.received()) == 4 })
 		if got := ids(down.received()); !slices.Equal(got, wantIDs(inst, want)) {
 			t.Fatalf("recovered sink got %v, want %v", got, wantIDs(inst, want))
 		}
-		waitUntil(t, "aggregate bookmark to catch up", func() bool {
+		servertest.Eventually(t, "aggregate bookmark to catch up", 30*time.Second, func() bool {
 			b, _ := bookmark(t, db, names[0])
 			return b.Bookmark == last
 		})
@@ -399,15 +399,15 @@ func TestAddingASecondSinkKeepsTheFirstsPlace(t *testing.T) {
 		_, stop := start(t, db, eventsink.Config{Sinks: []string{a.srv.URL}})
 		waitBookmark(t, db, eventsink.BookmarkName)
 		mustCreate(t, db, "s-0")
-		waitUntil(t, "first event", func() bool { return len(a.received()) == 1 })
-		waitUntil(t, "bookmark", func() bool { bm, _ := bookmark(t, db, eventsink.BookmarkName); return bm.Lag == 0 })
+		servertest.Eventually(t, "first event", 30*time.Second, func() bool { return len(a.received()) == 1 })
+		servertest.Eventually(t, "bookmark", 30*time.Second, func() bool { bm, _ := bookmark(t, db, eventsink.BookmarkName); return bm.Lag == 0 })
 		stop()
 		n := len(allEvents(t, db))
 		mustCreate(t, db, "s-1") // while no dispatcher runs
 		mustCreate(t, db, "s-2")
 		want := allEvents(t, db)[n:]
 		start(t, db, eventsink.Config{Sinks: []string{a.srv.URL, b.srv.URL}})
-		waitUntil(t, "both sinks", func() bool { return len(a.received()) == 3 && len(b.received()) == 2 })
+		servertest.Eventually(t, "both sinks", 30*time.Second, func() bool { return len(a.received()) == 3 && len(b.received()) == 2 })
 		if got := ids(a.received()[1:]); !slices.Equal(got, wantIDs(inst, want)) {
 			t.Errorf("first sink got %v, want %v", got, wantIDs(inst, want))
 		}
@@ -441,7 +441,7 @@ func TestConcurrentDispatchersLoseNothing(t *testing.T) {
 	}
 	wg.Wait()
 	want := allEvents(t, db)
-	waitUntil(t, "every event at least once", func() bool { return len(dedup(sink.received())) >= len(want) })
+	servertest.Eventually(t, "every event at least once", 30*time.Second, func() bool { return len(dedup(sink.received())) >= len(want) })
 	got := dedup(sink.received())
 	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(wantIDs(inst, want)))) {
 		t.Fatalf("distinct ids %v, want %v", got, wantIDs(inst, want))
@@ -453,7 +453,7 @@ func TestConcurrentDispatchersLoseNothing(t *testing.T) {
 		}
 		byID[e.ID()] = e
 	}
-	waitUntil(t, "bookmark at the last event", func() bool {
+	servertest.Eventually(t, "bookmark at the last event", 30*time.Second, func() bool {
 		b, _ := bookmark(t, db, eventsink.BookmarkName)
 		return b.Bookmark == want[len(want)-1].Position && b.Lag == 0
 	})
@@ -489,7 +489,7 @@ func TestNoTransactionHeldDuringDelivery(t *testing.T) {
 	defer close(release)
 	n := len(allEvents(t, db))
 	mustCreate(t, db, "h-1")
-	waitUntil(t, "the new event to be readable while delivery hangs", func() bool { return len(allEvents(t, db)) == n+1 })
+	servertest.Eventually(t, "the new event to be readable while delivery hangs", 30*time.Second, func() bool { return len(allEvents(t, db)) == n+1 })
 }
 
 // TestRemovedSinkBookmarkDropped: a sink taken out of the configuration
@@ -536,8 +536,8 @@ func TestBookmarkBelowFloorSkipsToTheFloor(t *testing.T) {
 		_, stop := start(t, db, eventsink.Config{Sinks: []string{sink.srv.URL}})
 		waitBookmark(t, db, eventsink.BookmarkName)
 		mustCreate(t, db, "x-0")
-		waitUntil(t, "the first event", func() bool { return len(sink.received()) == 1 })
-		waitUntil(t, "the bookmark", func() bool { b, _ := bookmark(t, db, eventsink.BookmarkName); return b.Lag == 0 })
+		servertest.Eventually(t, "the first event", 30*time.Second, func() bool { return len(sink.received()) == 1 })
+		servertest.Eventually(t, "the bookmark", 30*time.Second, func() bool { b, _ := bookmark(t, db, eventsink.BookmarkName); return b.Lag == 0 })
 		stop()
 		before, _ := bookmark(t, db, eventsink.BookmarkName)
 
@@ -561,10 +561,10 @@ func TestBookmarkBelowFloorSkipsToTheFloor(t *testing.T) {
 		mustCreate(t, db, "x-3")
 		want := allEvents(t, db) // x-3's: the pruned ones are gone
 
-		var logs syncBuffer
+		var logs servertest.LogBuffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		start(t, db, eventsink.Config{Sinks: []string{sink.srv.URL}, Logger: log})
-		waitUntil(t, "the event after the floor", func() bool { return len(sink.received()) >= 2 })
+		servertest.Eventually(t, "the event after the floor", 30*time.Second, func() bool { return len(sink.received()) >= 2 })
 		if got := ids(sink.received()[1:]); !slices.Equal(got, wantIDs(inst, want)) {
 			t.Fatalf("after the floor got %v, want %v", got, wantIDs(inst, want))
 		}
@@ -572,7 +572,7 @@ func TestBookmarkBelowFloorSkipsToTheFloor(t *testing.T) {
 		if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "below the outbox floor") || !strings.Contains(out, line) {
 			t.Fatalf("no error log naming %s:\n%s", line, out)
 		}
-		waitUntil(t, "the bookmark at the last event", func() bool {
+		servertest.Eventually(t, "the bookmark at the last event", 30*time.Second, func() bool {
 			b, _ := bookmark(t, db, eventsink.BookmarkName)
 			return b.Bookmark == want[len(want)-1].Position && b.Lag == 0
 		})

@@ -1,7 +1,6 @@
 package eventsink_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/eventsink"
+	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -223,17 +223,6 @@ func cmpDur(a, b time.Duration) time.Duration {
 	return b
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // bookmark returns the named bookmark, or false if it does not exist.
 func bookmark(t *testing.T, db *store.DB, name string) (api.WatcherBookmark, bool) {
 	t.Helper()
@@ -251,7 +240,7 @@ func bookmark(t *testing.T, db *store.DB, name string) (api.WatcherBookmark, boo
 
 func waitBookmark(t *testing.T, db *store.DB, name string) {
 	t.Helper()
-	waitUntil(t, "bookmark "+name+" to exist", func() bool { _, ok := bookmark(t, db, name); return ok })
+	servertest.Eventually(t, "bookmark "+name+" to exist", 30*time.Second, func() bool { _, ok := bookmark(t, db, name); return ok })
 }
 
 func newLab(name string) *api.LabInstanceRequest {
@@ -283,7 +272,7 @@ func allEvents(t *testing.T, db *store.DB) []store.Event {
 		t.Fatal(err)
 	}
 	var evs []store.Event
-	waitUntil(t, "the outbox to be readable up to its end", func() bool {
+	servertest.Eventually(t, "the outbox to be readable up to its end", 30*time.Second, func() bool {
 		if evs, err = db.ReadEvents(ctx, 0, 100000); err != nil {
 			t.Fatal(err)
 		}
@@ -330,22 +319,4 @@ func dedup(evs []event.Event) []string {
 		}
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

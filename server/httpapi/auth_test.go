@@ -23,13 +23,13 @@ const (
 
 // authEnv is an API over a real SQLite store with one read-write and one
 // read-only token, logging at debug level into logs.
-func authEnv(t *testing.T, metricsAuth bool) (*env, *syncBuffer) {
+func authEnv(t *testing.T, metricsAuth bool) (*env, *servertest.LogBuffer) {
 	t.Helper()
 	tokens, err := httpapi.NewTokens([]httpapi.Token{{Secret: rwToken, Role: httpapi.ReadWrite}, {Secret: roToken, Role: httpapi.ReadOnly}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &servertest.LogBuffer{}
 	e := newEnv(t, servertest.OpenStore(t, servertest.SQLite), func(c *httpapi.Config) {
 		c.Tokens = tokens
 		c.MetricsAuth = metricsAuth

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,27 +56,9 @@ func (brokenStore) CreateLab(context.Context, *api.LabInstanceRequest) (*api.Lab
 	panic("boom: " + errSecret.Error())
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestErrorsDoNotLeak(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs servertest.LogBuffer
 	e := newEnv(t, brokenStore{}, func(c *httpapi.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		c.Ready = map[string]func(context.Context) error{"leader": func(context.Context) error { return nil }}

@@ -77,17 +77,6 @@ func startReplica(t *testing.T, db *store.DB, id string) *replica {
 	return r
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func leaders(rs []*replica) []*replica {
 	var out []*replica
 	for _, r := range rs {
@@ -102,7 +91,7 @@ func TestExactlyOneLeaderAndHandover(t *testing.T) {
 	t.Parallel()
 	db := servertest.OpenStore(t, servertest.Postgres)
 	rs := []*replica{startReplica(t, db, "r1"), startReplica(t, db, "r2"), startReplica(t, db, "r3")}
-	waitUntil(t, "a leader", func() bool { return len(leaders(rs)) == 1 })
+	servertest.Eventually(t, "a leader", 20*time.Second, func() bool { return len(leaders(rs)) == 1 })
 	// Stays exactly one over several retry periods.
 	for range 10 {
 		if n := len(leaders(rs)); n != 1 {
@@ -129,7 +118,7 @@ func TestExactlyOneLeaderAndHandover(t *testing.T) {
 	stoppedAt := time.Now()
 	first.cancel()
 	<-first.done
-	waitUntil(t, "a new leader", func() bool { return len(leaders(rs)) == 1 })
+	servertest.Eventually(t, "a new leader", 20*time.Second, func() bool { return len(leaders(rs)) == 1 })
 	if d := time.Since(stoppedAt); d > 2*time.Second {
 		t.Errorf("handover took %s, want about one retry period", d)
 	}
@@ -149,19 +138,19 @@ func TestLostLockSessionStopsLeader(t *testing.T) {
 	t.Parallel()
 	db := servertest.OpenStore(t, servertest.Postgres)
 	rs := []*replica{startReplica(t, db, "a"), startReplica(t, db, "b")}
-	waitUntil(t, "a leader", func() bool { return len(leaders(rs)) == 1 })
+	servertest.Eventually(t, "a leader", 20*time.Second, func() bool { return len(leaders(rs)) == 1 })
 	old := leaders(rs)[0]
 	oldTerm := old.terms[0]
 	ctx := context.Background()
 	if n := servertest.TerminatePostgresSessions(t, db.PostgresURL(), "labd-leader:"+old.e.Identity()); n != 1 {
 		t.Fatalf("terminated %d lock sessions, want 1", n)
 	}
-	waitUntil(t, "the old leader to stop", func() bool {
+	servertest.Eventually(t, "the old leader to stop", 20*time.Second, func() bool {
 		old.mu.Lock()
 		defer old.mu.Unlock()
 		return old.stopped >= 1
 	})
-	waitUntil(t, "a new term", func() bool {
+	servertest.Eventually(t, "a new term", 20*time.Second, func() bool {
 		for _, r := range leaders(rs) {
 			r.mu.Lock()
 			last := r.terms[len(r.terms)-1]
@@ -193,13 +182,13 @@ func TestLeaseWaitAfterLoss(t *testing.T) {
 	t.Parallel()
 	db := servertest.OpenStore(t, servertest.Postgres)
 	r := startReplica(t, db, "alone")
-	waitUntil(t, "leadership", r.isLeading)
+	servertest.Eventually(t, "leadership", 20*time.Second, r.isLeading)
 	if n := servertest.TerminatePostgresSessions(t, db.PostgresURL(), "labd-leader:alone"); n != 1 {
 		t.Fatalf("terminated %d lock sessions, want 1", n)
 	}
-	waitUntil(t, "the leader to stop", func() bool { return !r.isLeading() })
+	servertest.Eventually(t, "the leader to stop", 20*time.Second, func() bool { return !r.isLeading() })
 	stoppedAt := time.Now()
-	waitUntil(t, "leadership again", r.isLeading)
+	servertest.Eventually(t, "leadership again", 20*time.Second, r.isLeading)
 	// 3s lease; the slack covers polling. A retry period would be 200ms.
 	if d := time.Since(stoppedAt); d < 2500*time.Millisecond {
 		t.Errorf("campaigned again after %s, want about the 3s lease", d)
@@ -215,7 +204,7 @@ func TestSQLiteAlwaysLeads(t *testing.T) {
 	t.Parallel()
 	db := servertest.OpenStore(t, servertest.SQLite)
 	r := startReplica(t, db, "solo")
-	waitUntil(t, "leadership", r.isLeading)
+	servertest.Eventually(t, "leadership", 20*time.Second, r.isLeading)
 	st, err := r.e.Status(context.Background())
 	if err != nil || !st.IsLeader || st.Leader != "solo" || st.Epoch < 1 {
 		t.Fatalf("status = %+v (%v)", st, err)

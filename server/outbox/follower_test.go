@@ -29,7 +29,7 @@ func allEvents(t *testing.T, db *store.DB) []store.Event {
 		t.Fatal(err)
 	}
 	var evs []store.Event
-	waitUntil(t, "the outbox to be readable up to its end", func() bool {
+	servertest.Eventually(t, "the outbox to be readable up to its end", 30*time.Second, func() bool {
 		if evs, err = db.ReadEvents(ctx, 0, 100000); err != nil {
 			t.Fatal(err)
 		}
@@ -176,12 +176,12 @@ func TestDelivererRestartsLoseNothing(t *testing.T) {
 		defer cancel()
 		go last.Run(ctx)
 		want := eventIDs(allEvents(t, db))
-		waitUntil(t, "every event delivered", func() bool { return len(got.get()) >= len(want) })
+		servertest.Eventually(t, "every event delivered", 30*time.Second, func() bool { return len(got.get()) >= len(want) })
 		if ids := got.get(); !slices.Equal(ids, want) {
 			t.Fatalf("delivered %v,\nwant each event once in order: %v", ids, want)
 		}
 		all := allEvents(t, db)
-		waitUntil(t, "the bookmark at the last event", func() bool {
+		servertest.Eventually(t, "the bookmark at the last event", 30*time.Second, func() bool {
 			b, _ := bookmarkOf(t, db, "sink")
 			return b == all[len(all)-1].Position
 		})
@@ -279,11 +279,11 @@ func TestReaderRestartsLoseNothing(t *testing.T) {
 		go r.Run(ctx)
 		all := allEvents(t, db)
 		want := eventIDs(all)
-		waitUntil(t, "every event handed over", func() bool { return len(got.get()) >= len(want) })
+		servertest.Eventually(t, "every event handed over", 30*time.Second, func() bool { return len(got.get()) >= len(want) })
 		if ids := got.get(); !slices.Equal(ids, want) {
 			t.Fatalf("handed over %v,\nwant each event once in order: %v", ids, want)
 		}
-		waitUntil(t, "the position at the last event", func() bool { return r.Position() == all[len(all)-1].Position })
+		servertest.Eventually(t, "the position at the last event", 30*time.Second, func() bool { return r.Position() == all[len(all)-1].Position })
 	})
 }
 
@@ -352,7 +352,7 @@ func TestBelowFloor(t *testing.T) {
 			f := p.follower(cfg, &got)
 			rctx, cancel := context.WithCancel(ctx)
 			go f.Run(rctx)
-			waitUntil(t, fmt.Sprintf("%q to continue from the floor", p.name), func() bool { return p.position() > floor })
+			servertest.Eventually(t, fmt.Sprintf("%q to continue from the floor", p.name), 30*time.Second, func() bool { return p.position() > floor })
 			cancel()
 			if ids := got.get(); !slices.Equal(ids, fresh) {
 				t.Fatalf("%q handed over %v after the floor, want %v", p.name, ids, fresh)

@@ -47,15 +47,15 @@ func TestWatchersHaveIndependentBookmarks(t *testing.T) {
 		wa := outbox.NewWatcher(db, outbox.Config{Name: "a", PollInterval: time.Hour}, count(&a))
 		go wa.Run(ctx)
 		createN(t, db, "x", 5)
-		waitUntil(t, "watcher a to see 5 events", func() bool { return a.Load() == 5 })
+		servertest.Eventually(t, "watcher a to see 5 events", 30*time.Second, func() bool { return a.Load() == 5 })
 		// b starts later from the floor and still sees everything.
 		wb := outbox.NewWatcher(db, outbox.Config{Name: "b", PollInterval: time.Hour}, count(&b))
 		go wb.Run(ctx)
-		waitUntil(t, "watcher b to see 5 events", func() bool { return b.Load() == 5 })
+		servertest.Eventually(t, "watcher b to see 5 events", 30*time.Second, func() bool { return b.Load() == 5 })
 		createN(t, db, "y", 3)
 		// Wake-ups (not the hour-long poll) deliver these.
-		waitUntil(t, "both to see 8", func() bool { return a.Load() == 8 && b.Load() == 8 })
-		waitUntil(t, "both bookmarks to catch up", func() bool {
+		servertest.Eventually(t, "both to see 8", 30*time.Second, func() bool { return a.Load() == 8 && b.Load() == 8 })
+		servertest.Eventually(t, "both bookmarks to catch up", 30*time.Second, func() bool {
 			bms, err := db.Bookmarks(ctx)
 			return err == nil && len(bms) == 2 && bms[0].Lag == 0 && bms[1].Lag == 0 && bms[0].Bookmark == bms[1].Bookmark
 		})
@@ -67,7 +67,7 @@ func TestWatchersHaveIndependentBookmarks(t *testing.T) {
 		}
 		go wc.Run(ctx)
 		createN(t, db, "z", 1)
-		waitUntil(t, "c to see 1", func() bool { return c.Load() == 1 })
+		servertest.Eventually(t, "c to see 1", 30*time.Second, func() bool { return c.Load() == 1 })
 		time.Sleep(50 * time.Millisecond)
 		if c.Load() != 1 {
 			t.Fatalf("StartAtEnd watcher saw %d events", c.Load())
@@ -129,17 +129,6 @@ func TestExpiredBookmarkRelists(t *testing.T) {
 	floor, _, _ := db.EventBounds(ctx)
 	if len(bms) != 1 || bms[0].Bookmark != floor {
 		t.Fatalf("bookmark %+v, floor %d", bms, floor)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

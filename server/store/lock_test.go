@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
@@ -40,20 +39,6 @@ func lockHeld(t *testing.T, db *store.DB, name string) bool {
 		t.Fatal(err)
 	}
 	return held
-}
-
-// eventually polls cond every 20ms for up to 10s.
-func eventually(t *testing.T, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for !cond() {
-		if wait.Sleep(ctx, 20*time.Millisecond) != nil {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-	return time.Since(start)
 }
 
 func TestLockSessionExclusive(t *testing.T) {
@@ -120,7 +105,7 @@ func TestLockSessionLostWhenBackendTerminated(t *testing.T) {
 	if n := servertest.TerminatePostgresSessions(t, db.PostgresURL(), "labd-leader:doomed"); n != 1 {
 		t.Fatalf("terminated %d sessions, want 1", n)
 	}
-	eventually(t, "the standby to take the lock", func() bool { return tryLock(t, b) })
+	servertest.Eventually(t, "the standby to take the lock", 10*time.Second, func() bool { return tryLock(t, b) })
 	if err := a.Heartbeat(context.Background()); !errors.Is(err, store.ErrLockLost) {
 		t.Fatalf("heartbeat after the session ended: %v, want ErrLockLost", err)
 	}
@@ -158,7 +143,7 @@ func TestLockSessionPIDCheck(t *testing.T) {
 		}
 		t.Logf("relock=%v: pid %d: %v", relock, pid, err)
 		s.Close(ctx)
-		eventually(t, "the lock to be free", func() bool { return !lockHeld(t, db, "election") })
+		servertest.Eventually(t, "the lock to be free", 10*time.Second, func() bool { return !lockHeld(t, db, "election") })
 	}
 }
 
@@ -174,7 +159,7 @@ func TestLockSessionIdleTimeout(t *testing.T) {
 	if !tryLock(t, silent) {
 		t.Fatal("could not take a free lock")
 	}
-	took := eventually(t, "the standby to take the lock", func() bool { return tryLock(t, standby) })
+	took := servertest.Eventually(t, "the standby to take the lock", 10*time.Second, func() bool { return tryLock(t, standby) })
 	if took < idle-50*time.Millisecond {
 		t.Fatalf("the standby took the lock after %s, before the %s idle timeout", took, idle)
 	}

@@ -220,7 +220,7 @@ func TestFenceBlocksTakeover(t *testing.T) {
 		newTerm <- nt
 	}()
 	// Wait until the takeover is really blocked on the old writer's lock.
-	waitFor(t, func() bool {
+	servertest.Eventually(t, "the condition", 10*time.Second, func() bool {
 		var n int
 		err := db.InTx(ctx, func(tx *store.Tx) error {
 			return storetest.Raw(ctx, tx, &n, `SELECT COUNT(*) FROM pg_stat_activity
@@ -246,17 +246,6 @@ func TestFenceBlocksTakeover(t *testing.T) {
 		return nil
 	})
 	wantCode(t, err, api.EFENCED)
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestPruneAndResume(t *testing.T) {
