@@ -29,7 +29,7 @@ func TestDeliversChangesAsCloudEvents(t *testing.T) {
 		sink := newSink(t)
 		inst := installation(t, db)
 		mustCreate(t, db, "before") // before the sink existed: not delivered
-		before := allEvents(t, db)
+		before := servertest.AllEvents(t, db)
 
 		d, _ := start(t, db, eventsink.Config{Sinks: []string{sink.srv.URL + "/events"}, Instance: "labd-0"})
 		waitBookmark(t, db, eventsink.BookmarkName)
@@ -61,7 +61,7 @@ func TestDeliversChangesAsCloudEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		want := allEvents(t, db)[len(before):]
+		want := servertest.AllEvents(t, db)[len(before):]
 		servertest.Eventually(t, "every event at the sink", 30*time.Second, func() bool { return len(sink.received()) >= len(want) })
 		got := sink.received()
 		if !slices.Equal(ids(got), wantIDs(inst, want)) {
@@ -151,7 +151,7 @@ func TestFailingSinkDelaysAndLosesNothing(t *testing.T) {
 		for i := range 5 {
 			mustCreate(t, db, fmt.Sprintf("f-%d", i))
 		}
-		want := allEvents(t, db)
+		want := servertest.AllEvents(t, db)
 		for _, code := range []int{http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusFound} {
 			sink.status.Store(int32(code))
 			n0, _ := m.failures(sink.srv.URL + "/")
@@ -216,7 +216,7 @@ func TestBookmarkStopsBeforeUndeliveredEvent(t *testing.T) {
 		for i := range 5 {
 			mustCreate(t, db, fmt.Sprintf("p-%d", i))
 		}
-		want := allEvents(t, db)
+		want := servertest.AllEvents(t, db)
 		servertest.Eventually(t, "two events delivered", 30*time.Second, func() bool { return len(sink.received()) == 2 })
 		servertest.Eventually(t, "bookmark at the second event", 30*time.Second, func() bool {
 			b, _ := bookmark(t, db, eventsink.BookmarkName)
@@ -253,7 +253,7 @@ func TestUnreachableSink(t *testing.T) {
 		for i := range 3 {
 			mustCreate(t, db, fmt.Sprintf("u-%d", i))
 		}
-		want := allEvents(t, db)
+		want := servertest.AllEvents(t, db)
 		display := "http://" + addr + "/hook"
 		servertest.Eventually(t, "failures to be reported", 30*time.Second, func() bool { n, _ := m.failures(display); return n >= 10 })
 		_, err := m.failures(display)
@@ -314,7 +314,7 @@ func TestRedeliveryAfterCrashHasSameID(t *testing.T) {
 		for i := range 3 {
 			mustCreate(t, db, fmt.Sprintf("r-%d", i))
 		}
-		want := allEvents(t, db)
+		want := servertest.AllEvents(t, db)
 		servertest.Eventually(t, "the crash", 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(lost) == 1 })
 		stop()
 		if b, _ := bookmark(t, db, eventsink.BookmarkName); b.Bookmark != want[0].Position {
@@ -360,7 +360,7 @@ func TestTwoSinksOneDown(t *testing.T) {
 		for i := range 4 {
 			mustCreate(t, db, fmt.Sprintf("t-%d", i))
 		}
-		want := allEvents(t, db)
+		want := servertest.AllEvents(t, db)
 		last := want[len(want)-1].Position
 		servertest.Eventually(t, "the healthy sink to get everything", 30*time.Second, func() bool { return len(up.received()) == 4 })
 		if got := ids(up.received()); !slices.Equal(got, wantIDs(inst, want)) {
@@ -402,10 +402,10 @@ func TestAddingASecondSinkKeepsTheFirstsPlace(t *testing.T) {
 		servertest.Eventually(t, "first event", 30*time.Second, func() bool { return len(a.received()) == 1 })
 		servertest.Eventually(t, "bookmark", 30*time.Second, func() bool { bm, _ := bookmark(t, db, eventsink.BookmarkName); return bm.Lag == 0 })
 		stop()
-		n := len(allEvents(t, db))
+		n := len(servertest.AllEvents(t, db))
 		mustCreate(t, db, "s-1") // while no dispatcher runs
 		mustCreate(t, db, "s-2")
-		want := allEvents(t, db)[n:]
+		want := servertest.AllEvents(t, db)[n:]
 		start(t, db, eventsink.Config{Sinks: []string{a.srv.URL, b.srv.URL}})
 		servertest.Eventually(t, "both sinks", 30*time.Second, func() bool { return len(a.received()) == 3 && len(b.received()) == 2 })
 		if got := ids(a.received()[1:]); !slices.Equal(got, wantIDs(inst, want)) {
@@ -440,7 +440,7 @@ func TestConcurrentDispatchersLoseNothing(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	want := allEvents(t, db)
+	want := servertest.AllEvents(t, db)
 	servertest.Eventually(t, "every event at least once", 30*time.Second, func() bool { return len(dedup(sink.received())) >= len(want) })
 	got := dedup(sink.received())
 	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(wantIDs(inst, want)))) {
@@ -487,9 +487,9 @@ func TestNoTransactionHeldDuringDelivery(t *testing.T) {
 		t.Fatal("the sink never got the first event")
 	}
 	defer close(release)
-	n := len(allEvents(t, db))
+	n := len(servertest.AllEvents(t, db))
 	mustCreate(t, db, "h-1")
-	servertest.Eventually(t, "the new event to be readable while delivery hangs", 30*time.Second, func() bool { return len(allEvents(t, db)) == n+1 })
+	servertest.Eventually(t, "the new event to be readable while delivery hangs", 30*time.Second, func() bool { return len(servertest.AllEvents(t, db)) == n+1 })
 }
 
 // TestRemovedSinkBookmarkDropped: a sink taken out of the configuration
@@ -545,12 +545,9 @@ func TestBookmarkBelowFloorSkipsToTheFloor(t *testing.T) {
 		// past the bookmark.
 		mustCreate(t, db, "x-1")
 		mustCreate(t, db, "x-2")
-		allEvents(t, db)
+		servertest.AllEvents(t, db)
 		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			if err := storetest.Exec(ctx, tx, "UPDATE outbox_floor SET position = (SELECT MAX(position) FROM outbox)"); err != nil {
-				return err
-			}
-			return storetest.Exec(ctx, tx, "DELETE FROM outbox WHERE position <= (SELECT position FROM outbox_floor)")
+			return storetest.PruneAll(ctx, tx)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -559,7 +556,7 @@ func TestBookmarkBelowFloorSkipsToTheFloor(t *testing.T) {
 			t.Fatalf("floor %d (%v), bookmark %d", floor, err, before.Bookmark)
 		}
 		mustCreate(t, db, "x-3")
-		want := allEvents(t, db) // x-3's: the pruned ones are gone
+		want := servertest.AllEvents(t, db) // x-3's: the pruned ones are gone
 
 		var logs servertest.LogBuffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))

@@ -261,26 +261,6 @@ func mustCreate(t *testing.T, db *store.DB, name string) *api.LabInstanceRequest
 	return l
 }
 
-// allEvents reads the whole outbox as of now. On PostgreSQL the newest
-// events become readable only once every older transaction has ended (the
-// dispatcher's short bookmark transactions included), so it waits for them.
-func allEvents(t *testing.T, db *store.DB) []store.Event {
-	t.Helper()
-	ctx := context.Background()
-	_, current, err := db.EventBounds(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []store.Event
-	servertest.Eventually(t, "the outbox to be readable up to its end", 30*time.Second, func() bool {
-		if evs, err = db.ReadEvents(ctx, 0, 100000); err != nil {
-			t.Fatal(err)
-		}
-		return len(evs) > 0 && evs[len(evs)-1].Position >= current
-	})
-	return evs
-}
-
 func installation(t *testing.T, db *store.DB) string {
 	t.Helper()
 	id, err := db.InstallationID(context.Background())

@@ -19,25 +19,6 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/store/storetest"
 )
 
-// allEvents reads the whole outbox once every event written so far is
-// readable (on PostgreSQL, once older transactions anywhere have ended).
-func allEvents(t *testing.T, db *store.DB) []store.Event {
-	t.Helper()
-	ctx := context.Background()
-	_, current, err := db.EventBounds(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []store.Event
-	servertest.Eventually(t, "the outbox to be readable up to its end", 30*time.Second, func() bool {
-		if evs, err = db.ReadEvents(ctx, 0, 100000); err != nil {
-			t.Fatal(err)
-		}
-		return len(evs) > 0 && evs[len(evs)-1].Position >= current
-	})
-	return evs
-}
-
 func eventIDs(evs []store.Event) []int64 {
 	out := make([]int64, len(evs))
 	for i, ev := range evs {
@@ -52,12 +33,9 @@ func eventIDs(evs []store.Event) []int64 {
 func pruneAll(t *testing.T, db *store.DB) int64 {
 	t.Helper()
 	ctx := context.Background()
-	allEvents(t, db)
+	servertest.AllEvents(t, db)
 	err := db.InTx(ctx, func(tx *store.Tx) error {
-		if err := storetest.Exec(ctx, tx, "UPDATE outbox_floor SET position = (SELECT MAX(position) FROM outbox)"); err != nil {
-			return err
-		}
-		return storetest.Exec(ctx, tx, "DELETE FROM outbox WHERE position <= (SELECT position FROM outbox_floor)")
+		return storetest.PruneAll(ctx, tx)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -175,12 +153,12 @@ func TestDelivererRestartsLoseNothing(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go last.Run(ctx)
-		want := eventIDs(allEvents(t, db))
+		want := eventIDs(servertest.AllEvents(t, db))
 		servertest.Eventually(t, "every event delivered", 30*time.Second, func() bool { return len(got.get()) >= len(want) })
 		if ids := got.get(); !slices.Equal(ids, want) {
 			t.Fatalf("delivered %v,\nwant each event once in order: %v", ids, want)
 		}
-		all := allEvents(t, db)
+		all := servertest.AllEvents(t, db)
 		servertest.Eventually(t, "the bookmark at the last event", 30*time.Second, func() bool {
 			b, _ := bookmarkOf(t, db, "sink")
 			return b == all[len(all)-1].Position
@@ -277,7 +255,7 @@ func TestReaderRestartsLoseNothing(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go r.Run(ctx)
-		all := allEvents(t, db)
+		all := servertest.AllEvents(t, db)
 		want := eventIDs(all)
 		servertest.Eventually(t, "every event handed over", 30*time.Second, func() bool { return len(got.get()) >= len(want) })
 		if ids := got.get(); !slices.Equal(ids, want) {
@@ -296,7 +274,7 @@ func TestBelowFloor(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		createN(t, db, "old", 3)
-		start := allEvents(t, db)[0].Position
+		start := servertest.AllEvents(t, db)[0].Position
 		err := db.InTx(ctx, func(tx *store.Tx) error {
 			for _, name := range []string{"tx", "deliver"} {
 				if _, err := tx.LockBookmark(ctx, name, start); err != nil {
@@ -310,7 +288,7 @@ func TestBelowFloor(t *testing.T) {
 		}
 		floor := pruneAll(t, db)
 		createN(t, db, "new", 2)
-		fresh := eventIDs(allEvents(t, db))
+		fresh := eventIDs(servertest.AllEvents(t, db))
 
 		if err := outbox.CheckPosition(ctx, db, floor); err != nil {
 			t.Fatalf("CheckPosition at the floor: %v", err)
@@ -389,7 +367,7 @@ func TestHeartbeat(t *testing.T) {
 	t.Parallel()
 	db := servertest.OpenStore(t, servertest.SQLite)
 	createN(t, db, "h", 2)
-	last := allEvents(t, db)[1].Position
+	last := servertest.AllEvents(t, db)[1].Position
 	src := &countingSource{DB: db}
 	var beats []int64
 	errEnough := errors.New("enough")

@@ -35,10 +35,7 @@ func TestRelistsBelowTheFloor(t *testing.T) {
 		if _, err := tx.CreateLab(ctx, l); err != nil {
 			return err
 		}
-		if err := storetest.Exec(ctx, tx, "UPDATE outbox_floor SET position = (SELECT MAX(position) FROM outbox)"); err != nil {
-			return err
-		}
-		return storetest.Exec(ctx, tx, "DELETE FROM outbox WHERE position <= (SELECT position FROM outbox_floor)")
+		return storetest.PruneAll(ctx, tx)
 	})
 	if err != nil {
 		t.Fatal(err)

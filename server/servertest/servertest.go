@@ -161,3 +161,23 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// AllEvents reads the whole outbox once every event written so far is
+// readable: on PostgreSQL the newest become readable only once every older
+// transaction anywhere in the cluster has ended.
+func AllEvents(t testing.TB, db *store.DB) []store.Event {
+	t.Helper()
+	ctx := context.Background()
+	_, current, err := db.EventBounds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []store.Event
+	Eventually(t, "the outbox to be readable up to its end", 30*time.Second, func() bool {
+		if evs, err = db.ReadEvents(ctx, 0, 100000); err != nil {
+			t.Fatal(err)
+		}
+		return len(evs) > 0 && evs[len(evs)-1].Position >= current
+	})
+	return evs
+}

@@ -23,3 +23,14 @@ func Raw(ctx context.Context, tx *store.Tx, dest any, query string, args ...any)
 func Exec(ctx context.Context, tx *store.Tx, query string, args ...any) error {
 	return testhook.Exec(ctx, tx, query, args...)
 }
+
+// PruneAll deletes every outbox event and raises the floor past them, as
+// the pruner does once retention has passed, whatever the bookmarks say:
+// the state of a reader that was away while its events were pruned (a
+// restored or hand-moved bookmark, a watch resumed too late).
+func PruneAll(ctx context.Context, tx *store.Tx) error {
+	if err := Exec(ctx, tx, "UPDATE outbox_floor SET position = COALESCE((SELECT MAX(position) FROM outbox), position)"); err != nil {
+		return err
+	}
+	return Exec(ctx, tx, "DELETE FROM outbox WHERE position <= (SELECT position FROM outbox_floor)")
+}
