@@ -164,9 +164,11 @@ type Spec struct {
 	// Workspace, when set, mounts the student's persistent workspace (one
 	// per namespace and student, kept across labs) at its mount path.
 	Workspace *Workspace `json:"workspace,omitempty" xml:"workspace,omitempty"`
-	// Command and Args override the image's entrypoint and command.
-	Command []string `json:"command,omitempty" xml:"command>arg,omitempty"`
-	Args    []string `json:"args,omitempty" xml:"args>arg,omitempty"`
+	// Command and Args override the image's entrypoint and command. In XML
+	// each entry is an <arg> element; the tags have no omitempty, which
+	// encoding/xml would apply to each entry and so drop empty arguments.
+	Command []string `json:"command,omitempty" xml:"command>arg"`
+	Args    []string `json:"args,omitempty" xml:"args>arg"`
 	// Port is the port the lab's app listens on; 0 means the image's only
 	// exposed port, and a lab with neither has no access URL (a batch lab).
 	Port int `json:"port,omitempty" xml:"port,omitempty"`

@@ -12,7 +12,8 @@ import (
 // ApplyReplace applies a replace (PUT) of cur by in. in's spec, labels and
 // annotations replace cur's, its finalizers too when it has the field (nil
 // keeps cur's, so that a client unaware of finalizers cannot drop the
-// controller's); resource_limits left out are defaulted as on create.
+// controller's); resource_limits and resource_requests left out are
+// defaulted as on create.
 // in's status and the metadata the server owns are ignored, except that a
 // different uid is an error. cur changes only when the replace is valid
 // (see ValidateUpdate), and a replace with what is stored leaves cur as it
@@ -22,6 +23,7 @@ func ApplyReplace(cur, in *LabInstanceRequest) error {
 	src := in.DeepCopy()
 	next.Spec = src.Spec
 	next.Spec.defaultLimits()
+	next.Spec.defaultRequests()
 	next.Metadata.Labels = src.Metadata.Labels
 	next.Metadata.Annotations = src.Metadata.Annotations
 	if src.Metadata.Finalizers != nil {
@@ -185,6 +187,7 @@ func applyUpdate(cur, next *LabInstanceRequest) error {
 		m.Finalizers = nil
 	}
 	next.Spec.Environment = sameMap(cur.Spec.Environment, next.Spec.Environment)
+	keepStoredWorkload(&cur.Spec, &next.Spec)
 	next.APIVersion, next.Kind = APIVersion, Kind
 	next.Status = cur.Status
 	*cur = *next
