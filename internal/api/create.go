@@ -22,13 +22,12 @@ func (s *Spec) defaultLimits() {
 	}
 }
 
-// defaultRequests gives a spec without resource_requests the default ones
-// under its limits, on create and on a replace alike (after defaultLimits).
+// defaultRequests gives a spec without resource_requests, or without one
+// of their amounts, the default ones under its limits, on create and on
+// every update alike (after defaultLimits).
 func (s *Spec) defaultRequests() {
-	if s.ResourceRequests == nil {
-		r := DefaultRequests(s.EffectiveLimits())
-		s.ResourceRequests = &r
-	}
+	r := s.EffectiveRequests()
+	s.ResourceRequests = &r
 }
 
 // DefaultRequests is what a lab with these limits reserves when it names no
@@ -56,16 +55,18 @@ func (s *Spec) EffectiveLimits() ResourceLimits {
 }
 
 // EffectiveRequests is what admission reserves for the lab: its
-// resource_requests, or, for a lab stored before requests existed (which
-// has none), DefaultRequests under its limits. Create and replace default
-// requests, so only such older labs reach the second case; immutability
-// and SpecEqual compare these values, so that a replace of an older lab
-// that leaves requests out is not a change.
+// resource_requests, with DefaultRequests under its limits for an amount
+// left out (""), or for all of them when it has none. Create and update
+// default requests, so a stored lab has them unless it was stored before
+// requests existed; such a lab reserves the defaults. Immutability and
+// SpecEqual compare these values, so that leaving requests out of an
+// update is not a change.
 func (s *Spec) EffectiveRequests() ResourceRequests {
-	if s.ResourceRequests != nil {
-		return *s.ResourceRequests
+	def := DefaultRequests(s.EffectiveLimits())
+	if s.ResourceRequests == nil {
+		return def
 	}
-	return DefaultRequests(s.EffectiveLimits())
+	return ResourceRequests{CPU: cmp.Or(s.ResourceRequests.CPU, def.CPU), Memory: cmp.Or(s.ResourceRequests.Memory, def.Memory)}
 }
 
 // PrepareCreate makes l a lab ready to be stored: the fields the server owns

@@ -56,6 +56,14 @@ func TestPrepareCreate(t *testing.T) {
 				t.Errorf("given requests changed: %+v", rr)
 			}
 		}, ""},
+		{"an amount left out is defaulted", func(l *LabInstanceRequest) {
+			l.Spec.ResourceLimits = &ResourceLimits{CPU: "2", Memory: "128Mi"}
+			l.Spec.ResourceRequests = &ResourceRequests{CPU: "1"}
+		}, func(t *testing.T, l *LabInstanceRequest) {
+			if rr := l.Spec.ResourceRequests; rr.CPU != "1" || rr.Memory != "128Mi" {
+				t.Errorf("resource_requests %+v, want cpu 1 and the default memory lowered to 128Mi", rr)
+			}
+		}, ""},
 		{"requests above defaulted limits", func(l *LabInstanceRequest) {
 			l.Spec.ResourceRequests = &ResourceRequests{CPU: "100m", Memory: "4Gi"}
 		}, nil, "spec.resource_requests.memory"},

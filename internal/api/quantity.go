@@ -22,8 +22,9 @@ const (
 	DefaultMemory = "2Gi"
 )
 
-// Defaults applied when a lab names no resource_requests, each clamped down
-// to the lab's limit when that is smaller (see DefaultRequests).
+// Defaults applied when a lab names no resource_requests, or leaves one of
+// their amounts out, each clamped down to the lab's limit when that is
+// smaller (see DefaultRequests).
 //
 // Requests are what admission reserves against the host's capacity, what a
 // lab is guaranteed; limits are what its container may use. Kubernetes

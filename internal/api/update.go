@@ -13,7 +13,7 @@ import (
 // annotations replace cur's, its finalizers too when it has the field (nil
 // keeps cur's, so that a client unaware of finalizers cannot drop the
 // controller's); resource_limits and resource_requests left out are
-// defaulted as on create.
+// defaulted as on create (requests by applyUpdate).
 // in's status and the metadata the server owns are ignored, except that a
 // different uid is an error. cur changes only when the replace is valid
 // (see ValidateUpdate), and a replace with what is stored leaves cur as it
@@ -23,7 +23,6 @@ func ApplyReplace(cur, in *LabInstanceRequest) error {
 	src := in.DeepCopy()
 	next.Spec = src.Spec
 	next.Spec.defaultLimits()
-	next.Spec.defaultRequests()
 	next.Metadata.Labels = src.Metadata.Labels
 	next.Metadata.Annotations = src.Metadata.Annotations
 	if src.Metadata.Finalizers != nil {
@@ -171,7 +170,12 @@ func mergePatch(target, patch any) any {
 // current version, so the immutability rules see what is really stored.
 // The server's own fields, and the stored form of values equal to the
 // stored ones (nil vs. empty), are kept, so that a no-op writes nothing.
+//
+// resource_requests, or an amount of them, left out of next are defaulted,
+// for a replace and a merge patch alike; a lab stored without requests (see
+// Spec.EffectiveRequests) keeps none.
 func applyUpdate(cur, next *LabInstanceRequest) error {
+	next.Spec.defaultRequests()
 	if err := ValidateUpdate(cur, next); err != nil {
 		return err
 	}

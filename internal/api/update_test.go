@@ -108,6 +108,12 @@ func TestApplyReplace(t *testing.T) {
 					t.Errorf("idle_timeout_minutes %d", got.Spec.IdleTimeoutMinutes)
 				}
 			}},
+		{name: "a request amount left out is its default", apply: replace(func(in *LabInstanceRequest) { in.Spec.ResourceRequests = &ResourceRequests{Memory: "256Mi"} }),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if rr := got.Spec.ResourceRequests; rr == nil || rr.CPU != DefaultRequestCPU || rr.Memory != "256Mi" {
+					t.Errorf("requests %+v", rr)
+				}
+			}},
 		{name: "absent resource_requests are the defaults", apply: replace(func(in *LabInstanceRequest) { in.Spec.ResourceRequests = nil }),
 			want: func(t *testing.T, got *LabInstanceRequest) {
 				if rr := got.Spec.ResourceRequests; rr == nil || rr.CPU != DefaultRequestCPU || rr.Memory != DefaultRequestMemory {
@@ -317,6 +323,21 @@ func TestApplyMergePatch(t *testing.T) {
 				}
 			}},
 		{name: "requests immutable", apply: patch(`{"spec":{"resource_requests":{"cpu":"100m"}}}`), code: EINVALID, field: "spec.resource_requests"},
+		{name: "a request amount removed is its default", apply: patch(`{"spec":{"resource_requests":{"cpu":null}}}`),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				want := storedLab()
+				want.APIVersion, want.Kind = APIVersion, Kind
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("no-op patch changed the lab:\n%+v\n%+v", got.Spec.ResourceRequests, want.Spec.ResourceRequests)
+				}
+			}},
+		{name: "a lab stored without requests keeps none", stored: func(cur *LabInstanceRequest) { cur.Spec.ResourceRequests = nil },
+			apply: patch(`{"spec":{"duration_minutes":61}}`),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if got.Spec.ResourceRequests != nil || got.Spec.DurationMinutes != 61 {
+					t.Errorf("requests %+v duration %d; want none and 61", got.Spec.ResourceRequests, got.Spec.DurationMinutes)
+				}
+			}},
 		{name: "workspace immutable", apply: patch(`{"spec":{"workspace":{"mount_path":"/home/x"}}}`), code: EINVALID, field: "spec.workspace"},
 		{name: "command immutable", apply: patch(`{"spec":{"command":["sh","-c","true"]}}`), code: EINVALID, field: "spec.command"},
 		{name: "args immutable", apply: patch(`{"spec":{"args":["-v"]}}`), code: EINVALID, field: "spec.args"},

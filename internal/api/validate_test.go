@@ -70,7 +70,11 @@ func TestValidateCreate(t *testing.T) {
 			l.Spec.ResourceRequests = &ResourceRequests{CPU: "0.5", Memory: "512Mi"}
 		}, ""},
 		{"request cpu words", func(l *LabInstanceRequest) { l.Spec.ResourceRequests.CPU = "lots" }, "spec.resource_requests.cpu"},
-		{"request cpu empty", func(l *LabInstanceRequest) { l.Spec.ResourceRequests.CPU = "" }, "spec.resource_requests.cpu"},
+		{"request cpu left out", func(l *LabInstanceRequest) { l.Spec.ResourceRequests.CPU = "" }, ""},
+		{"request memory left out above a small limit", func(l *LabInstanceRequest) {
+			l.Spec.ResourceLimits.Memory = "64Mi"
+			l.Spec.ResourceRequests = &ResourceRequests{CPU: "1"} // memory: the default, lowered to the limit
+		}, ""},
 		{"request cpu above the limit", func(l *LabInstanceRequest) { l.Spec.ResourceRequests.CPU = "1001m" }, "spec.resource_requests.cpu"},
 		{"request cpu above the max", func(l *LabInstanceRequest) { l.Spec.ResourceRequests.CPU = "9" }, "spec.resource_requests.cpu"},
 		{"request memory bad unit", func(l *LabInstanceRequest) { l.Spec.ResourceRequests.Memory = "1GB" }, "spec.resource_requests.memory"},
@@ -278,6 +282,10 @@ func TestDefaultRequests(t *testing.T) {
 	s := Spec{ResourceLimits: &ResourceLimits{CPU: "0.1", Memory: "64Mi"}}
 	if got := s.EffectiveRequests(); got != (ResourceRequests{CPU: "50m", Memory: "64Mi"}) {
 		t.Errorf("EffectiveRequests of a lab without requests = %+v", got)
+	}
+	s.ResourceRequests = &ResourceRequests{CPU: "2"}
+	if got := s.EffectiveRequests(); got != (ResourceRequests{CPU: "2", Memory: "64Mi"}) {
+		t.Errorf("EffectiveRequests with the memory left out = %+v", got)
 	}
 	if got := (&Spec{}).EffectiveLimits(); got != (ResourceLimits{CPU: DefaultCPU, Memory: DefaultMemory}) {
 		t.Errorf("EffectiveLimits of a lab without limits = %+v", got)

@@ -197,10 +197,11 @@ func validateWorkload(s *Spec, fe *FieldErrors) {
 			fe.Add(field, "%s", err.Error())
 		}
 	}
-	if rr := s.ResourceRequests; rr != nil {
+	if s.ResourceRequests != nil {
+		rr := s.EffectiveRequests() // an amount left out is defaulted
 		check("spec.resource_requests.cpu", ValidateRequestCPU(rr.CPU))
 		check("spec.resource_requests.memory", ValidateRequestMemory(rr.Memory))
-		*fe = append(*fe, CheckRequestsWithinLimits(*rr, s.EffectiveLimits())...)
+		*fe = append(*fe, CheckRequestsWithinLimits(rr, s.EffectiveLimits())...)
 	}
 	if ws := s.Workspace; ws != nil {
 		check("spec.workspace.mount_path", ValidateMountPath(ws.MountPath))
