@@ -180,6 +180,12 @@ func TestAccLab_createRunning(t *testing.T) {
 					resource.TestCheckResourceAttrSet(addr, "resource_allocation.%"),
 					resource.TestCheckNoResourceAttr(addr, "error_message"),
 					resource.TestCheckNoResourceAttr(addr, "completed_at"),
+					// Requests left out: labd's defaults, the memory one
+					// lowered to the 32Mi limit, as the plan said.
+					resource.TestCheckResourceAttr(addr, "resource_requests.cpu", api.DefaultRequestCPU),
+					resource.TestCheckResourceAttr(addr, "resource_requests.memory", "32Mi"),
+					resource.TestCheckNoResourceAttr(addr, "command.#"),
+					resource.TestCheckNoResourceAttr(addr, "port"),
 					captureAttr("uid", &uid),
 					captureAttr("container_id", &containerID),
 					checkContainerRunning(&uid, &containerID),
@@ -209,6 +215,7 @@ data "lab_instance_requests" "none" {
 					resource.TestCheckResourceAttrPair("data.lab_instance_request.one", "container_id", addr, "container_id"),
 					resource.TestCheckResourceAttr("data.lab_instance_request.one", "environment.LAB_TYPE", "acceptance"),
 					resource.TestCheckResourceAttr("data.lab_instance_request.one", "resource_limits.cpu", "0.1"),
+					resource.TestCheckResourceAttr("data.lab_instance_request.one", "resource_requests.memory", "32Mi"),
 					resource.TestCheckResourceAttr("data.lab_instance_requests.course", "items.#", "1"),
 					resource.TestCheckResourceAttrPair("data.lab_instance_requests.course", "items.0.uid", addr, "uid"),
 					resource.TestCheckResourceAttr("data.lab_instance_requests.none", "items.#", "0"),
@@ -333,6 +340,14 @@ func TestAccLab_import(t *testing.T) {
   wait_for             = "PENDING"
   environment          = { LAB_TYPE = "import", EMPTY = "" }
   labels               = { course = "acc", term = "2026-spring" }
+  resource_requests    = { cpu = "0.05", memory = "16Mi" }
+  workspace            = { mount_path = "/home/student" }
+  command              = ["httpd", "-f"]
+  args                 = ["-p", "8080", ""]
+  port                 = 8080
+  readiness_path       = "/index.html"
+  idle_timeout_minutes = 45
+  security_context     = { run_as_user = 1000, read_only_root_filesystem = true }
 `, farFuture()))
 	// wait_for and timeouts are Terraform-side settings the API does not
 	// hold; an import takes their defaults.
@@ -346,6 +361,9 @@ func TestAccLab_import(t *testing.T) {
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr(addr, "phase", "PENDING"),
 					resource.TestCheckResourceAttr(addr, "environment.EMPTY", ""),
+					resource.TestCheckResourceAttr(addr, "args.#", "3"),
+					resource.TestCheckResourceAttr(addr, "args.2", ""),
+					resource.TestCheckResourceAttr(addr, "security_context.run_as_user", "1000"),
 				),
 			},
 			// Record whatever labd wrote right after the create (finalizer,
@@ -574,4 +592,131 @@ func TestAccLab_scheduledPending(t *testing.T) {
 		},
 	})
 	t.Logf("plan+apply with wait_for=PENDING took %v", applied.Round(time.Millisecond))
+}
+
+// expectReplacedBy checks that the plan replaces addr because of attr
+// (among its replace paths), not only that it replaces it.
+type expectReplacedBy struct{ attr string }
+
+func (e expectReplacedBy) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != addr {
+			continue
+		}
+		for _, p := range rc.Change.ReplacePaths {
+			if steps, ok := p.([]any); ok && len(steps) == 1 && steps[0] == e.attr {
+				return
+			}
+		}
+		resp.Error = fmt.Errorf("%s: replace paths %v do not include %s", addr, rc.Change.ReplacePaths, e.attr)
+		return
+	}
+	resp.Error = fmt.Errorf("%s not in the plan", addr)
+}
+
+// TestAccLab_workloadArguments: requests (the memory left out, so
+// defaulted), command, args, port, readiness path and idle timeout reach
+// labd as written and come back so that the plan after apply is empty; idle_timeout_minutes changes in place (same
+// lab, new generation); a new port replaces the lab. The lab runs the test
+// image's httpd by an explicit command, so it stays a working lab once labd
+// runs what these arguments say.
+func TestAccLab_workloadArguments(t *testing.T) {
+	accPreCheck(t)
+	requireDocker(t)
+	d := startLabd(t)
+	name := randName("acc-wl")
+	config := func(port, idle int) string {
+		return d.providerBlock() + labResource(name, testImage(), 30, fmt.Sprintf(`
+  resource_requests    = { cpu = "0.05" }
+  command              = ["httpd", "-f", "-p", "%d"]
+  args                 = ["-h", "/www"]
+  port                 = %d
+  readiness_path       = "/"
+  idle_timeout_minutes = %d
+`, port, port, idle))
+	}
+	var oldUID string
+	sameUID := statecheck.CompareValue(compare.ValuesSame())
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkDestroyed(d, &oldUID),
+		Steps: []resource.TestStep{
+			{
+				Config: config(8080, 30),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(addr, "phase", "RUNNING"),
+					resource.TestCheckResourceAttr(addr, "resource_requests.cpu", "0.05"),
+					// Left out: the default, lowered to the 32Mi limit.
+					resource.TestCheckResourceAttr(addr, "resource_requests.memory", "32Mi"),
+					resource.TestCheckResourceAttr(addr, "command.#", "4"),
+					resource.TestCheckResourceAttr(addr, "command.3", "8080"),
+					resource.TestCheckResourceAttr(addr, "args.1", "/www"),
+					resource.TestCheckResourceAttr(addr, "port", "8080"),
+					resource.TestCheckResourceAttr(addr, "readiness_path", "/"),
+					resource.TestCheckResourceAttr(addr, "idle_timeout_minutes", "30"),
+					resource.TestCheckNoResourceAttr(addr, "workspace.mount_path"),
+					captureAttr("uid", &oldUID),
+					checkBackend(d, name, func(l *api.LabInstanceRequest) error {
+						s := l.Spec
+						if s.ResourceRequests == nil || *s.ResourceRequests != (api.ResourceRequests{CPU: "0.05", Memory: "32Mi"}) ||
+							strings.Join(s.Command, " ") != "httpd -f -p 8080" || strings.Join(s.Args, " ") != "-h /www" ||
+							s.Port != 8080 || s.ReadinessPath != "/" || s.IdleTimeoutMinutes != 30 || s.Workspace != nil || s.SecurityContext != nil {
+							return fmt.Errorf("backend spec %+v", s)
+						}
+						return nil
+					}),
+				),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{sameUID.AddStateValue(addr, tfjsonpath.New("uid"))},
+			},
+			// Plans settle: the same configuration plans nothing.
+			{Config: config(8080, 30), PlanOnly: true},
+			{
+				Config: config(8080, 60),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(addr, tfjsonpath.New("uid"), knownvalue.NotNull()),
+						plancheck.ExpectKnownValue(addr, tfjsonpath.New("idle_timeout_minutes"), knownvalue.Int64Exact(60)),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(addr, "idle_timeout_minutes", "60"),
+					checkBackend(d, name, func(l *api.LabInstanceRequest) error {
+						if l.Spec.IdleTimeoutMinutes != 60 || l.Metadata.UID != oldUID || l.Metadata.Generation != 2 {
+							return fmt.Errorf("backend idle_timeout_minutes %d uid %s generation %d; want 60, uid %s, generation 2",
+								l.Spec.IdleTimeoutMinutes, l.Metadata.UID, l.Metadata.Generation, oldUID)
+						}
+						return nil
+					}),
+				),
+				ConfigStateChecks: []statecheck.StateCheck{sameUID.AddStateValue(addr, tfjsonpath.New("uid"))},
+			},
+			{
+				// Another port (and the command that serves it): a new lab.
+				Config: config(8081, 60),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+						expectReplacedBy{"port"},
+						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("uid")),
+					},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(addr, "phase", "RUNNING"),
+					resource.TestCheckResourceAttr(addr, "port", "8081"),
+					checkNoContainers(&oldUID),
+					checkBackend(d, name, func(l *api.LabInstanceRequest) error {
+						if l.Spec.Port != 8081 || l.Metadata.UID == oldUID {
+							return fmt.Errorf("backend port %d uid %s; want 8081 and a new uid", l.Spec.Port, l.Metadata.UID)
+						}
+						return nil
+					}),
+				),
+			},
+		},
+	})
 }

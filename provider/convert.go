@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,10 +68,22 @@ func timeString(t *time.Time) types.String {
 // limitsValue renders resource_limits, keeping the prior spelling of an
 // amount the server reports in another but equal form ("0.5" vs "500m").
 func limitsValue(l *api.ResourceLimits, prior types.Object) types.Object {
-	if l == nil {
-		return types.ObjectNull(limitsAttrTypes)
+	return resourcesValue(l, prior, limitsAttrTypes)
+}
+
+// requestsValue renders resource_requests as limitsValue renders limits.
+// labd defaults absent requests, so a lab has them unless it was stored
+// before requests existed; then they are null, as in the state of such a
+// lab (see requestsDefault).
+func requestsValue(r *api.ResourceRequests, prior types.Object) types.Object {
+	return resourcesValue(r, prior, requestsAttrTypes)
+}
+
+func resourcesValue(r *api.Resources, prior types.Object, t map[string]attr.Type) types.Object {
+	if r == nil {
+		return types.ObjectNull(t)
 	}
-	cpu, mem := l.CPU, l.Memory
+	cpu, mem := r.CPU, r.Memory
 	if !prior.IsNull() && !prior.IsUnknown() {
 		attrs := prior.Attributes()
 		if p, ok := attrs["cpu"].(types.String); ok && !p.IsNull() && !p.IsUnknown() && sameCPU(p.ValueString(), cpu) {
@@ -80,7 +93,11 @@ func limitsValue(l *api.ResourceLimits, prior types.Object) types.Object {
 			mem = p.ValueString()
 		}
 	}
-	return types.ObjectValueMust(limitsAttrTypes, map[string]attr.Value{"cpu": types.StringValue(cpu), "memory": types.StringValue(mem)})
+	return resourcesObject(api.Resources{CPU: cpu, Memory: mem}, t)
+}
+
+func resourcesObject(r api.Resources, t map[string]attr.Type) types.Object {
+	return types.ObjectValueMust(t, map[string]attr.Value{"cpu": types.StringValue(r.CPU), "memory": types.StringValue(r.Memory)})
 }
 
 func sameCPU(a, b string) bool {
@@ -95,19 +112,120 @@ func sameMemory(a, b string) bool {
 	return err1 == nil && err2 == nil && x == y
 }
 
-// apiLimits reads a known resource_limits object.
-func apiLimits(o types.Object) *api.ResourceLimits {
+// apiResources reads a known resource_limits or resource_requests object
+// (nil for null or unknown; an unknown amount reads as "").
+func apiResources(o types.Object) *api.Resources {
 	if o.IsNull() || o.IsUnknown() {
 		return nil
 	}
 	attrs := o.Attributes()
-	str := func(k string) string {
-		if s, ok := attrs[k].(types.String); ok {
-			return s.ValueString()
-		}
-		return ""
+	return &api.Resources{CPU: attrString(attrs, "cpu"), Memory: attrString(attrs, "memory")}
+}
+
+func attrString(attrs map[string]attr.Value, k string) string {
+	if s, ok := attrs[k].(types.String); ok {
+		return s.ValueString()
 	}
-	return &api.ResourceLimits{CPU: str("cpu"), Memory: str("memory")}
+	return ""
+}
+
+// workspaceValue renders workspace; null for none.
+func workspaceValue(w *api.Workspace) types.Object {
+	if w == nil {
+		return types.ObjectNull(workspaceAttrTypes)
+	}
+	return types.ObjectValueMust(workspaceAttrTypes, map[string]attr.Value{"mount_path": types.StringValue(w.MountPath)})
+}
+
+// apiWorkspace reads a known workspace object.
+func apiWorkspace(o types.Object) *api.Workspace {
+	if o.IsNull() || o.IsUnknown() {
+		return nil
+	}
+	return &api.Workspace{MountPath: attrString(o.Attributes(), "mount_path")}
+}
+
+// listValue turns an API list into a Terraform list of strings. As with
+// maps, the API does not tell an empty list from an absent one, so an empty
+// answer keeps the prior form: null stays null and [] stays [].
+func listValue(l []string, prior types.List) types.List {
+	if len(l) == 0 {
+		if !prior.IsNull() && !prior.IsUnknown() && len(prior.Elements()) == 0 {
+			return types.ListValueMust(types.StringType, []attr.Value{})
+		}
+		return types.ListNull(types.StringType)
+	}
+	elems := make([]attr.Value, len(l))
+	for i, s := range l {
+		elems[i] = types.StringValue(s)
+	}
+	return types.ListValueMust(types.StringType, elems)
+}
+
+// apiList turns a known Terraform list into an API list (nil for null).
+func apiList(ctx context.Context, l types.List) ([]string, diag.Diagnostics) {
+	if l.IsNull() || l.IsUnknown() {
+		return nil, nil
+	}
+	out := []string{}
+	diags := l.ElementsAs(ctx, &out, false)
+	return out, diags
+}
+
+// optInt renders an optional number the API omits when 0: 0 stays 0 where
+// the prior value was 0, and is null otherwise.
+func optInt(n int, prior types.Int64) types.Int64 {
+	if n == 0 && (prior.IsNull() || prior.IsUnknown() || prior.ValueInt64() != 0) {
+		return types.Int64Null()
+	}
+	return types.Int64Value(int64(n))
+}
+
+// optStringAs renders an optional string the API omits when "": "" stays
+// "" where the prior value was "", and is null otherwise.
+func optStringAs(s string, prior types.String) types.String {
+	if s == "" && !prior.IsNull() && !prior.IsUnknown() && prior.ValueString() == "" {
+		return prior
+	}
+	return optString(s)
+}
+
+// securityValue renders security_context, keeping the prior form of what
+// the API omits: a false read_only_root_filesystem written as false.
+func securityValue(sc *api.SecurityContext, prior types.Object) types.Object {
+	if sc == nil {
+		return types.ObjectNull(securityAttrTypes)
+	}
+	user := types.Int64Null()
+	if sc.RunAsUser != nil {
+		user = types.Int64Value(*sc.RunAsUser)
+	}
+	ro := types.BoolValue(sc.ReadOnlyRootFilesystem)
+	if !sc.ReadOnlyRootFilesystem {
+		ro = types.BoolNull()
+		if !prior.IsNull() && !prior.IsUnknown() {
+			if p, ok := prior.Attributes()["read_only_root_filesystem"].(types.Bool); ok && !p.IsNull() && !p.IsUnknown() && !p.ValueBool() {
+				ro = p
+			}
+		}
+	}
+	return types.ObjectValueMust(securityAttrTypes, map[string]attr.Value{"run_as_user": user, "read_only_root_filesystem": ro})
+}
+
+// apiSecurity reads a known security_context object.
+func apiSecurity(o types.Object) *api.SecurityContext {
+	if o.IsNull() || o.IsUnknown() {
+		return nil
+	}
+	sc := &api.SecurityContext{}
+	attrs := o.Attributes()
+	if u, ok := attrs["run_as_user"].(types.Int64); ok && !u.IsNull() && !u.IsUnknown() {
+		sc.RunAsUser = u.ValueInt64Pointer()
+	}
+	if ro, ok := attrs["read_only_root_filesystem"].(types.Bool); ok {
+		sc.ReadOnlyRootFilesystem = ro.ValueBool()
+	}
+	return sc
 }
 
 // startValue keeps the prior spelling of scheduled_start_time when the
@@ -128,8 +246,8 @@ func startValue(s string, prior types.String) types.String {
 }
 
 // attrPath maps a server field path ("spec.resource_limits.cpu",
-// "metadata.labels[team]") to the argument it comes from, by the names in
-// labAttributes, which are the API's.
+// "metadata.labels[team]", "spec.command[0]") to the argument it comes
+// from, by the names in labAttributes, which are the API's.
 func attrPath(field string) (path.Path, bool) {
 	base, key, hasKey := field, "", false
 	if i := strings.Index(field, "["); i >= 0 && strings.HasSuffix(field, "]") {
@@ -152,10 +270,18 @@ func attrPath(field string) (path.Path, bool) {
 		defs = a.attrs
 	}
 	if hasKey {
-		if _, ok := a.typ.(basetypes.MapType); !ok {
+		switch a.typ.(type) {
+		case basetypes.MapType:
+			p = p.AtMapKey(key)
+		case basetypes.ListType:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 {
+				return path.Empty(), false
+			}
+			p = p.AtListIndex(i)
+		default:
 			return path.Empty(), false
 		}
-		p = p.AtMapKey(key)
 	}
 	return p, true
 }

@@ -13,7 +13,7 @@ package provider
 // resource has (validators, defaults, plan modifiers, a description of what
 // a change does) is its tuning, in lab_instance_request_resource.go; the
 // data sources show every attribute computed. A value type the builders
-// below do not know yet (a list, a bool) is one case in each of them.
+// below do not know yet (a set, a float) is one case in each of them.
 
 import (
 	"context"
@@ -41,8 +41,9 @@ const (
 // labAttr is one attribute of a lab.
 type labAttr struct {
 	role labRole
-	// typ is the type of the value: types.StringType, types.Int64Type or a
-	// types.MapType. Nil for an object, whose attributes are attrs.
+	// typ is the type of the value: types.StringType, types.Int64Type,
+	// types.BoolType, or a types.MapType or types.ListType of strings. Nil
+	// for an object, whose attributes are attrs.
 	typ   attr.Type
 	attrs map[string]labAttr
 	// about says what the value is. It is the data sources' description,
@@ -69,6 +70,22 @@ var labAttributes = map[string]labAttr{
 		"memory": {role: roleRequired, typ: types.StringType, about: "Memory."},
 	}},
 	"labels": {role: roleOptional, typ: types.MapType{ElemType: types.StringType}, about: "Labels of the lab."},
+	"resource_requests": {role: roleOptional, about: "CPU and memory labd reserves for the lab: what it is guaranteed.", attrs: map[string]labAttr{
+		"cpu":    {role: roleOptional, typ: types.StringType, about: "CPU cores."},
+		"memory": {role: roleOptional, typ: types.StringType, about: "Memory."},
+	}},
+	"workspace": {role: roleOptional, about: "The student's persistent workspace, mounted in the lab.", attrs: map[string]labAttr{
+		"mount_path": {role: roleRequired, typ: types.StringType, about: "Where the workspace is mounted in the lab."},
+	}},
+	"command":              {role: roleOptional, typ: types.ListType{ElemType: types.StringType}, about: "Entrypoint the lab runs instead of the image's."},
+	"args":                 {role: roleOptional, typ: types.ListType{ElemType: types.StringType}, about: "Arguments of the entrypoint, instead of the image's command."},
+	"port":                 {role: roleOptional, typ: types.Int64Type, about: "Port the lab's app listens on."},
+	"readiness_path":       {role: roleOptional, typ: types.StringType, about: "HTTP path that must answer before the lab counts as `RUNNING`."},
+	"idle_timeout_minutes": {role: roleOptional, typ: types.Int64Type, about: "Minutes without use after which labd ends the lab."},
+	"security_context": {role: roleOptional, about: "Hardening of the lab beyond labd's default profile.", attrs: map[string]labAttr{
+		"run_as_user":               {role: roleOptional, typ: types.Int64Type, about: "Numeric user id the lab's processes run as."},
+		"read_only_root_filesystem": {role: roleOptional, typ: types.BoolType, about: "Whether the image's file system is read-only."},
+	}},
 
 	"phase":               {role: roleStatus, typ: types.StringType, about: "Phase of the lab: `PENDING`, `PROVISIONING`, `RUNNING`, `COMPLETED`, `FAILED` or `TIMEOUT`."},
 	"container_id":        {role: roleStatus, typ: types.StringType, about: "Id of the lab's Docker container, once it has one."},
@@ -78,10 +95,21 @@ var labAttributes = map[string]labAttr{
 	"error_message":       {role: roleStatus, typ: types.StringType, about: "Why the lab failed, if it did."},
 	"resource_allocation": {role: roleStatus, typ: types.MapType{ElemType: types.StringType}, about: "Resources labd reserved for the lab."},
 	"resource_version":    {role: roleStatus, typ: types.Int64Type, about: "Version of the lab object on labd."},
+	"endpoint":            {role: roleStatus, typ: types.StringType, about: "`host:port` where labd's gateway reaches the lab's app."},
+	"last_activity":       {role: roleStatus, typ: types.StringType, about: "When a student last used the lab through labd's gateway (RFC 3339)."},
 }
 
-// limitsAttrTypes is the object type of resource_limits.
-var limitsAttrTypes = labAttributes["resource_limits"].attrType().(types.ObjectType).AttrTypes
+// The object types of the nested attributes.
+var (
+	limitsAttrTypes    = objectAttrTypes("resource_limits")
+	requestsAttrTypes  = objectAttrTypes("resource_requests")
+	workspaceAttrTypes = objectAttrTypes("workspace")
+	securityAttrTypes  = objectAttrTypes("security_context")
+)
+
+func objectAttrTypes(name string) map[string]attr.Type {
+	return labAttributes[name].attrType().(types.ObjectType).AttrTypes
+}
 
 // attrType is the Terraform type of the attribute's value.
 func (a labAttr) attrType() attr.Type {
@@ -112,8 +140,12 @@ func dataAttributes(prefix string, defs map[string]labAttr) map[string]dschema.A
 			out[name] = dschema.StringAttribute{MarkdownDescription: desc, Computed: true, Sensitive: sens}
 		case basetypes.Int64Type:
 			out[name] = dschema.Int64Attribute{MarkdownDescription: desc, Computed: true, Sensitive: sens}
+		case basetypes.BoolType:
+			out[name] = dschema.BoolAttribute{MarkdownDescription: desc, Computed: true, Sensitive: sens}
 		case basetypes.MapType:
 			out[name] = dschema.MapAttribute{MarkdownDescription: desc, Computed: true, Sensitive: sens, ElementType: t.ElemType}
+		case basetypes.ListType:
+			out[name] = dschema.ListAttribute{MarkdownDescription: desc, Computed: true, Sensitive: sens, ElementType: t.ElemType}
 		default:
 			panic(fmt.Sprintf("lab attribute %s%s: no data source attribute for type %s", prefix, name, t))
 		}
@@ -169,8 +201,12 @@ func resourceAttributes(prefix string, defs map[string]labAttr, tuning map[strin
 			x = rschema.StringAttribute{MarkdownDescription: desc, Required: req, Optional: opt, Computed: comp, Sensitive: sens}
 		case basetypes.Int64Type:
 			x = rschema.Int64Attribute{MarkdownDescription: desc, Required: req, Optional: opt, Computed: comp, Sensitive: sens}
+		case basetypes.BoolType:
+			x = rschema.BoolAttribute{MarkdownDescription: desc, Required: req, Optional: opt, Computed: comp, Sensitive: sens}
 		case basetypes.MapType:
 			x = rschema.MapAttribute{MarkdownDescription: desc, Required: req, Optional: opt, Computed: comp, Sensitive: sens, ElementType: t.ElemType}
+		case basetypes.ListType:
+			x = rschema.ListAttribute{MarkdownDescription: desc, Required: req, Optional: opt, Computed: comp, Sensitive: sens, ElementType: t.ElemType}
 		default:
 			panic(fmt.Sprintf("lab attribute %s%s: no resource attribute for type %s", prefix, name, t))
 		}
@@ -201,6 +237,14 @@ type labValues struct {
 	Environment        types.Map    `tfsdk:"environment"`
 	ResourceLimits     types.Object `tfsdk:"resource_limits"`
 	Labels             types.Map    `tfsdk:"labels"`
+	ResourceRequests   types.Object `tfsdk:"resource_requests"`
+	Workspace          types.Object `tfsdk:"workspace"`
+	Command            types.List   `tfsdk:"command"`
+	Args               types.List   `tfsdk:"args"`
+	Port               types.Int64  `tfsdk:"port"`
+	ReadinessPath      types.String `tfsdk:"readiness_path"`
+	IdleTimeoutMinutes types.Int64  `tfsdk:"idle_timeout_minutes"`
+	SecurityContext    types.Object `tfsdk:"security_context"`
 
 	Phase              types.String `tfsdk:"phase"`
 	ContainerID        types.String `tfsdk:"container_id"`
@@ -210,6 +254,8 @@ type labValues struct {
 	ErrorMessage       types.String `tfsdk:"error_message"`
 	ResourceAllocation types.Map    `tfsdk:"resource_allocation"`
 	ResourceVersion    types.Int64  `tfsdk:"resource_version"`
+	Endpoint           types.String `tfsdk:"endpoint"`
+	LastActivity       types.String `tfsdk:"last_activity"`
 }
 
 func (v *labValues) key() api.Key {
@@ -240,6 +286,14 @@ func (v *labValues) fromAPI(l *api.LabInstanceRequest) {
 	v.Environment = mapValue(l.Spec.Environment, v.Environment)
 	v.ResourceLimits = limitsValue(l.Spec.ResourceLimits, v.ResourceLimits)
 	v.Labels = mapValue(l.Metadata.Labels, v.Labels)
+	v.ResourceRequests = requestsValue(l.Spec.ResourceRequests, v.ResourceRequests)
+	v.Workspace = workspaceValue(l.Spec.Workspace)
+	v.Command = listValue(l.Spec.Command, v.Command)
+	v.Args = listValue(l.Spec.Args, v.Args)
+	v.Port = optInt(l.Spec.Port, v.Port)
+	v.ReadinessPath = optStringAs(l.Spec.ReadinessPath, v.ReadinessPath)
+	v.IdleTimeoutMinutes = optInt(l.Spec.IdleTimeoutMinutes, v.IdleTimeoutMinutes)
+	v.SecurityContext = securityValue(l.Spec.SecurityContext, v.SecurityContext)
 
 	v.Phase = types.StringValue(string(l.Status.Phase))
 	v.ContainerID = optString(l.Status.ContainerID)
@@ -249,6 +303,8 @@ func (v *labValues) fromAPI(l *api.LabInstanceRequest) {
 	v.ErrorMessage = optString(l.Status.ErrorMessage)
 	v.ResourceAllocation = mapValue(l.Status.ResourceAllocation, types.MapNull(types.StringType))
 	v.ResourceVersion = types.Int64Value(l.Metadata.ResourceVersion)
+	v.Endpoint = optString(l.Status.Endpoint)
+	v.LastActivity = timeString(l.Status.LastActivity)
 }
 
 // toAPI builds the manifest of the lab's arguments, as planned.
@@ -257,6 +313,10 @@ func (v *labValues) toAPI(ctx context.Context) (*api.LabInstanceRequest, diag.Di
 	env, d := apiMap(ctx, v.Environment)
 	diags.Append(d...)
 	labels, d := apiMap(ctx, v.Labels)
+	diags.Append(d...)
+	command, d := apiList(ctx, v.Command)
+	diags.Append(d...)
+	args, d := apiList(ctx, v.Args)
 	diags.Append(d...)
 	l := &api.LabInstanceRequest{
 		APIVersion: api.APIVersion, Kind: api.Kind,
@@ -267,7 +327,15 @@ func (v *labValues) toAPI(ctx context.Context) (*api.LabInstanceRequest, diag.Di
 			DurationMinutes:    int(v.DurationMinutes.ValueInt64()),
 			ScheduledStartTime: v.ScheduledStartTime.ValueString(),
 			Environment:        env,
-			ResourceLimits:     apiLimits(v.ResourceLimits),
+			ResourceLimits:     apiResources(v.ResourceLimits),
+			ResourceRequests:   apiResources(v.ResourceRequests),
+			Workspace:          apiWorkspace(v.Workspace),
+			Command:            command,
+			Args:               args,
+			Port:               int(v.Port.ValueInt64()),
+			ReadinessPath:      v.ReadinessPath.ValueString(),
+			IdleTimeoutMinutes: int(v.IdleTimeoutMinutes.ValueInt64()),
+			SecurityContext:    apiSecurity(v.SecurityContext),
 		},
 	}
 	return l, diags

@@ -21,17 +21,25 @@ import (
 // and forgotten in fromAPI or toAPI fails TestLabValuesRoundTrip.
 func fullLab() *api.LabInstanceRequest {
 	started, completed := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), time.Date(2026, 1, 2, 16, 4, 5, 0, time.UTC)
+	active := time.Date(2026, 1, 2, 15, 30, 0, 0, time.FixedZone("BRT", -3*3600))
+	uid := int64(1000)
 	return &api.LabInstanceRequest{
 		APIVersion: api.APIVersion, Kind: api.Kind,
 		Metadata: api.ObjectMeta{Name: "lab-1", Namespace: "course-1", UID: "u-1", ResourceVersion: 7, Labels: api.StringMap{"team": "a"}},
 		Spec: api.Spec{
 			LabTemplate: "python:3.9-alpine", StudentEmail: "s@university.edu", DurationMinutes: 45,
 			ScheduledStartTime: "2026-01-02T15:00:00Z", Environment: api.StringMap{"LAB_TYPE": "x"},
-			ResourceLimits: &api.ResourceLimits{CPU: "0.5", Memory: "512Mi"},
+			ResourceLimits:   &api.ResourceLimits{CPU: "0.5", Memory: "512Mi"},
+			ResourceRequests: &api.ResourceRequests{CPU: "50m", Memory: "256Mi"},
+			Workspace:        &api.Workspace{MountPath: "/home/student"},
+			Command:          []string{"httpd", "-f"}, Args: []string{"-p", "8080", ""},
+			Port: 8080, ReadinessPath: "/healthz", IdleTimeoutMinutes: 30,
+			SecurityContext: &api.SecurityContext{RunAsUser: &uid, ReadOnlyRootFilesystem: true},
 		},
 		Status: api.Status{
 			Phase: api.PhaseFailed, ContainerID: "c-1", AccessURL: "http://127.0.0.1:1234", StartedAt: &started, CompletedAt: &completed,
 			ErrorMessage: "boom", ResourceAllocation: api.StringMap{"cpu": "0.5"},
+			Endpoint: "172.18.0.5:8080", LastActivity: &active,
 		},
 	}
 }
@@ -84,6 +92,13 @@ func TestLabValuesRoundTrip(t *testing.T) {
 		{"completed_at", v.CompletedAt, types.StringValue("2026-01-02T16:04:05Z")},
 		{"error_message", v.ErrorMessage, types.StringValue("boom")},
 		{"resource_version", v.ResourceVersion, types.Int64Value(7)},
+		{"endpoint", v.Endpoint, types.StringValue("172.18.0.5:8080")},
+		{"last_activity", v.LastActivity, types.StringValue("2026-01-02T18:30:00Z")},
+		{"port", v.Port, types.Int64Value(8080)},
+		{"idle_timeout_minutes", v.IdleTimeoutMinutes, types.Int64Value(30)},
+		{"args", v.Args, types.ListValueMust(types.StringType, []attr.Value{types.StringValue("-p"), types.StringValue("8080"), types.StringValue("")})},
+		{"security_context", v.SecurityContext, types.ObjectValueMust(securityAttrTypes, map[string]attr.Value{
+			"run_as_user": types.Int64Value(1000), "read_only_root_filesystem": types.BoolValue(true)})},
 	} {
 		if !c.got.Equal(c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -95,7 +110,8 @@ func TestLabValuesRoundTrip(t *testing.T) {
 
 	// A new lab has no status: its status values are null, not "".
 	empty := labData(&api.LabInstanceRequest{Metadata: l.Metadata, Spec: l.Spec})
-	for name, got := range map[string]attr.Value{"container_id": empty.ContainerID, "started_at": empty.StartedAt, "resource_allocation": empty.ResourceAllocation} {
+	for name, got := range map[string]attr.Value{"container_id": empty.ContainerID, "started_at": empty.StartedAt, "resource_allocation": empty.ResourceAllocation,
+		"endpoint": empty.Endpoint, "last_activity": empty.LastActivity} {
 		if !got.IsNull() {
 			t.Errorf("%s of a lab without status = %v, want null", name, got)
 		}
@@ -130,6 +146,8 @@ func TestResourceTuningMistakes(t *testing.T) {
 		{"nmae", `tuning of "nmae": the lab has no such attribute`},
 		{"resource_limits.gpu", `tuning of "resource_limits.gpu": the lab has no such attribute`},
 		{"duration_minutes", `tuning of "duration_minutes": it is a schema.Int64Attribute, the tuning is for a schema.StringAttribute`},
+		{"command", `tuning of "command": it is a schema.ListAttribute, the tuning is for a schema.StringAttribute`},
+		{"security_context.read_only_root_filesystem", `tuning of "security_context.read_only_root_filesystem": it is a schema.BoolAttribute, the tuning is for a schema.StringAttribute`},
 	} {
 		func() {
 			defer func() {

@@ -7,11 +7,16 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -27,6 +32,22 @@ func (r *labInstanceRequestResource) ValidateConfig(ctx context.Context, req res
 	if !env.IsNull() && !env.IsUnknown() && len(env.Elements()) > api.MaxEnvironment {
 		resp.Diagnostics.AddAttributeError(path.Root("environment"), "Too many environment variables",
 			fmt.Sprintf("environment has %d entries; labd accepts at most %d.", len(env.Elements()), api.MaxEnvironment))
+	}
+	// Requests at most the limits, the configured or the default ones.
+	var requests, limits types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("resource_requests"), &requests)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("resource_limits"), &limits)...)
+	if resp.Diagnostics.HasError() || requests.IsNull() || requests.IsUnknown() || limits.IsUnknown() {
+		return
+	}
+	lim := &api.ResourceLimits{CPU: api.DefaultCPU, Memory: api.DefaultMemory}
+	if !limits.IsNull() {
+		lim = apiResources(limits)
+	}
+	for _, fe := range api.CheckRequestsWithinLimits(*apiResources(requests), *lim) {
+		if p, ok := attrPath(fe.Field); ok {
+			resp.Diagnostics.AddAttributeError(p, "Request above the limit", fmt.Sprintf("%s %s.", strings.TrimPrefix(fe.Field, "spec."), fe.Message))
+		}
 	}
 }
 
@@ -79,6 +100,7 @@ func waitsOnUpdate(phase string) bool {
 // argumentsChanged reports whether an update has anything to do.
 func argumentsChanged(plan, state *labModel) bool {
 	return !plan.DurationMinutes.Equal(state.DurationMinutes) || !plan.Labels.Equal(state.Labels) ||
+		!plan.IdleTimeoutMinutes.Equal(state.IdleTimeoutMinutes) ||
 		!plan.ScheduledStartTime.Equal(state.ScheduledStartTime) || !plan.WaitFor.Equal(state.WaitFor) ||
 		!plan.Timeouts.Equal(state.Timeouts)
 }
@@ -120,4 +142,125 @@ func (containerIDModifier) PlanModifyString(ctx context.Context, req planmodifie
 	case api.PhaseRunning, api.PhaseCompleted, api.PhaseFailed, api.PhaseTimeout:
 		resp.PlanValue = req.StateValue
 	}
+}
+
+// requestsDefault plans resource_requests, or an amount of them, left out
+// of the configuration as labd will default them: api.DefaultRequests of
+// the planned limits, known at plan time so that a plan can be checked
+// against capacity. A lab in the state keeps the spelling it has of a
+// defaulted amount when the amount is the same, and keeps no requests when
+// it has none (created before labd had requests: labd reserves the
+// defaults for it without recording them, and the plan must not replace it
+// for that).
+//
+// The amounts are Optional and Computed rather than Required so that
+// Terraform proposes the state's requests when the configuration has none;
+// for a nested attribute whose attributes are not all computed, it proposes
+// null instead, and the plan would never settle.
+type requestsDefault struct{}
+
+func (requestsDefault) Description(context.Context) string {
+	return fmt.Sprintf("Unset: %s CPU and %s memory, each lowered to the limit where that is smaller.", api.DefaultRequestCPU, api.DefaultRequestMemory)
+}
+func (m requestsDefault) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+
+func (requestsDefault) PlanModifyObject(ctx context.Context, req planmodifier.ObjectRequest, resp *planmodifier.ObjectResponse) {
+	if req.Plan.Raw.IsNull() || req.ConfigValue.IsUnknown() {
+		return // destroy, or requests known only at apply
+	}
+	cfg := map[string]attr.Value{"cpu": types.StringNull(), "memory": types.StringNull()}
+	if !req.ConfigValue.IsNull() {
+		cfg = req.ConfigValue.Attributes()
+		if !cfg["cpu"].IsNull() && !cfg["memory"].IsNull() {
+			return // the user's own
+		}
+	}
+	creating := req.State.Raw.IsNull()
+	if !creating && req.ConfigValue.IsNull() && req.StateValue.IsNull() {
+		resp.PlanValue = req.StateValue // a lab from before requests
+		return
+	}
+	var limits types.Object
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("resource_limits"), &limits)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	lim := api.ResourceLimits{CPU: api.DefaultCPU, Memory: api.DefaultMemory}
+	known := !limits.IsUnknown() && allKnown(limits)
+	if known && !limits.IsNull() {
+		lim = *apiResources(limits)
+	}
+	def := api.DefaultRequests(lim)
+	var prior map[string]attr.Value
+	if !creating && !req.StateValue.IsNull() && !req.StateValue.IsUnknown() {
+		prior = req.StateValue.Attributes()
+	}
+	amount := func(name, value string, same func(a, b string) bool) attr.Value {
+		if c := cfg[name]; !c.IsNull() {
+			return c
+		}
+		if !known {
+			return types.StringUnknown()
+		}
+		if p, ok := prior[name].(types.String); ok && !p.IsNull() && !p.IsUnknown() && same(p.ValueString(), value) {
+			return p
+		}
+		return types.StringValue(value)
+	}
+	resp.PlanValue = types.ObjectValueMust(requestsAttrTypes, map[string]attr.Value{
+		"cpu":    amount("cpu", def.CPU, sameCPU),
+		"memory": amount("memory", def.Memory, sameMemory),
+	})
+}
+
+// allKnown reports whether an object's attributes are all known.
+func allKnown(o types.Object) bool {
+	for _, v := range o.Attributes() {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+const replaceDesc = "Changing it replaces the lab."
+
+// The RequiresReplaceIf functions below replace the lab only when the
+// value labd would hold changes: forms that mean the same (an unset port
+// and 0, no list and [], "0.05" and "50m") update nothing in place.
+
+func requestsChanged(_ context.Context, req planmodifier.ObjectRequest, resp *objectplanmodifier.RequiresReplaceIfFuncResponse) {
+	p, s := apiResources(req.PlanValue), apiResources(req.StateValue)
+	resp.RequiresReplace = p == nil || s == nil || !allKnown(req.PlanValue) || !sameCPU(p.CPU, s.CPU) || !sameMemory(p.Memory, s.Memory)
+}
+
+func listChanged(_ context.Context, req planmodifier.ListRequest, resp *listplanmodifier.RequiresReplaceIfFuncResponse) {
+	empty := func(l types.List) bool { return l.IsNull() || !l.IsUnknown() && len(l.Elements()) == 0 }
+	resp.RequiresReplace = !(empty(req.PlanValue) && empty(req.StateValue))
+}
+
+func int64Changed(_ context.Context, req planmodifier.Int64Request, resp *int64planmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = req.PlanValue.IsUnknown() || req.PlanValue.ValueInt64() != req.StateValue.ValueInt64()
+}
+
+func stringChanged(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = req.PlanValue.IsUnknown() || req.PlanValue.ValueString() != req.StateValue.ValueString()
+}
+
+func securityChanged(_ context.Context, req planmodifier.ObjectRequest, resp *objectplanmodifier.RequiresReplaceIfFuncResponse) {
+	if req.PlanValue.IsUnknown() || !allKnown(req.PlanValue) {
+		resp.RequiresReplace = true
+		return
+	}
+	p, s := apiSecurity(req.PlanValue), apiSecurity(req.StateValue)
+	none := api.SecurityContext{}
+	if p == nil {
+		p = &none
+	}
+	if s == nil {
+		s = &none
+	}
+	same := p.ReadOnlyRootFilesystem == s.ReadOnlyRootFilesystem &&
+		(p.RunAsUser == nil) == (s.RunAsUser == nil) && (p.RunAsUser == nil || *p.RunAsUser == *s.RunAsUser)
+	resp.RequiresReplace = !same
 }

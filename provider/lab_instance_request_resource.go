@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
@@ -126,7 +128,7 @@ func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.Sche
 			a.PlanModifiers = []planmodifier.Map{mapplanmodifier.RequiresReplace()}
 		}),
 		"resource_limits": tune(func(a *schema.SingleNestedAttribute) {
-			a.MarkdownDescription = fmt.Sprintf("CPU and memory limits of the container, also reserved against labd's host capacity. Defaults to `{ cpu = %q, memory = %q }`. Changing them replaces the lab.", api.DefaultCPU, api.DefaultMemory)
+			a.MarkdownDescription = fmt.Sprintf("CPU and memory limits of the container: what it may use at most (what labd reserves is `resource_requests`). Defaults to `{ cpu = %q, memory = %q }`. Changing them replaces the lab.", api.DefaultCPU, api.DefaultMemory)
 			a.Computed, a.Default = true, objectdefault.StaticValue(types.ObjectValueMust(limitsAttrTypes, map[string]attr.Value{
 				"cpu": types.StringValue(api.DefaultCPU), "memory": types.StringValue(api.DefaultMemory),
 			}))
@@ -144,6 +146,77 @@ func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.Sche
 			a.MarkdownDescription = "Labels of the lab, for selecting it (e.g. with the `lab_instance_requests` data source). Updated in place."
 			a.Validators = []validator.Map{validLabels}
 		}),
+		"resource_requests": tune(func(a *schema.SingleNestedAttribute) {
+			a.MarkdownDescription = fmt.Sprintf("CPU and memory the lab is guaranteed: labd's admission reserves them against the host's capacity, "+
+				"while the container is capped at `resource_limits`; each at most its limit. "+
+				"Defaults to `{ cpu = %q, memory = %q }`, each lowered to the limit where that is smaller, "+
+				"so that 30 labs of a small image fit on a 2-core, 24 GiB host; an amount left out gets its default. Changing them replaces the lab.",
+				api.DefaultRequestCPU, api.DefaultRequestMemory)
+			a.Computed = true
+			a.PlanModifiers = []planmodifier.Object{requestsDefault{}, objectplanmodifier.RequiresReplaceIf(requestsChanged,
+				"Changing the amounts replaces the lab.", "Changing the amounts replaces the lab.")}
+		}),
+		"resource_requests.cpu": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = fmt.Sprintf("CPU cores guaranteed, 0 to 8 and at most `resource_limits.cpu`: a decimal (`\"0.25\"`) or millicores (`\"250m\"`). "+
+				"Defaults to `%q`, or the CPU limit if that is smaller.", api.DefaultRequestCPU)
+			a.Computed = true
+			a.Validators = []validator.String{validRequestCPU}
+		}),
+		"resource_requests.memory": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = fmt.Sprintf("Memory guaranteed, 0 to 64Gi and at most `resource_limits.memory`, with an optional suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. `\"256Mi\"`. "+
+				"Defaults to `%q`, or the memory limit if that is smaller.", api.DefaultRequestMemory)
+			a.Computed = true
+			a.Validators = []validator.String{validRequestMemory}
+		}),
+		"workspace": tune(func(a *schema.SingleNestedAttribute) {
+			a.MarkdownDescription = "The student's persistent workspace, mounted in the lab: one per namespace and student, " +
+				"kept when the lab ends and mounted again by the student's later labs in the namespace. Changing it replaces the lab."
+			a.PlanModifiers = []planmodifier.Object{objectplanmodifier.RequiresReplace()}
+		}),
+		"workspace.mount_path": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "Where the workspace is mounted: an absolute, clean path such as `/home/student`, not `/` and not `/proc`, `/sys`, `/dev` or below them."
+			a.Validators = []validator.String{validMountPath}
+		}),
+		"command": tune(func(a *schema.ListAttribute) {
+			a.MarkdownDescription = fmt.Sprintf("Program the lab runs instead of the image's entrypoint (Docker's `ENTRYPOINT`), with its first arguments: "+
+				"at most %d non-empty entries. Unset keeps the image's. Changing it replaces the lab.", api.MaxArgs)
+			a.Validators = []validator.List{validCommand}
+			a.PlanModifiers = []planmodifier.List{listplanmodifier.RequiresReplaceIf(listChanged, replaceDesc, replaceDesc)}
+		}),
+		"args": tune(func(a *schema.ListAttribute) {
+			a.MarkdownDescription = fmt.Sprintf("Arguments of the entrypoint instead of the image's command (Docker's `CMD`): at most %d entries. "+
+				"Unset keeps the image's. Changing them replaces the lab.", api.MaxArgs)
+			a.Validators = []validator.List{validArgs}
+			a.PlanModifiers = []planmodifier.List{listplanmodifier.RequiresReplaceIf(listChanged, replaceDesc, replaceDesc)}
+		}),
+		"port": tune(func(a *schema.Int64Attribute) {
+			a.MarkdownDescription = fmt.Sprintf("Port the lab's app listens on, 1 to %d, to which labd's gateway forwards the student. "+
+				"Unset: the image's only exposed port; a lab with neither has no `access_url`. Changing it replaces the lab.", api.MaxPort)
+			a.Validators = []validator.Int64{validPort}
+			a.PlanModifiers = []planmodifier.Int64{int64planmodifier.RequiresReplaceIf(int64Changed, replaceDesc, replaceDesc)}
+		}),
+		"readiness_path": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "HTTP path on `port`, like `/healthz`, that must answer with a status below 500 before the lab counts as `RUNNING`. " +
+				"Unset: a TCP connection to the port is enough. Changing it replaces the lab."
+			a.Validators = []validator.String{validReadinessPath}
+			a.PlanModifiers = []planmodifier.String{stringplanmodifier.RequiresReplaceIf(stringChanged, replaceDesc, replaceDesc)}
+		}),
+		"idle_timeout_minutes": tune(func(a *schema.Int64Attribute) {
+			a.MarkdownDescription = fmt.Sprintf("Ends the lab (`COMPLETED`, reason `Idle`) once nobody has used it through labd's gateway for this many minutes, "+
+				"up to %d; unset or 0 never does. Updated in place.", api.MaxDurationMinutes)
+			a.Validators = []validator.Int64{validIdleTimeout}
+		}),
+		"security_context": tune(func(a *schema.SingleNestedAttribute) {
+			a.MarkdownDescription = "Hardening of the lab beyond labd's default profile. Changing it replaces the lab."
+			a.PlanModifiers = []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(securityChanged, replaceDesc, replaceDesc)}
+		}),
+		"security_context.run_as_user": tune(func(a *schema.Int64Attribute) {
+			a.MarkdownDescription = fmt.Sprintf("Numeric user id the lab's processes run as, 0 to %d; unset keeps the image's user.", api.MaxRunAsUser)
+			a.Validators = []validator.Int64{validRunAsUser}
+		}),
+		"security_context.read_only_root_filesystem": tune(func(a *schema.BoolAttribute) {
+			a.MarkdownDescription = "Makes the image's file system read-only; the workspace and `/tmp` stay writable. Default `false`."
+		}),
 
 		"uid": tune(func(a *schema.StringAttribute) {
 			a.MarkdownDescription = "Unique id labd gave the lab; a replaced lab gets a new one."
@@ -158,6 +231,12 @@ func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.Sche
 		}),
 		"resource_version": tune(func(a *schema.Int64Attribute) {
 			a.MarkdownDescription = "Version of the lab object on labd; changes with every write to it."
+		}),
+		"endpoint": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "`host:port` where labd's gateway reaches the lab's app, once it runs; students use `access_url`."
+		}),
+		"last_activity": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "When a student last used the lab through labd's gateway (RFC 3339); it changes without any change of the configuration."
 		}),
 	})
 	attrs["wait_for"] = schema.StringAttribute{
@@ -318,9 +397,10 @@ func (r *labInstanceRequestResource) record(ctx context.Context, plan *labModel,
 }
 
 // update writes the in-place arguments (duration_minutes,
-// scheduled_start_time, labels) onto the current object with its
-// resource_version, re-reading and retrying on 409: the controller writes
-// status concurrently, and Terraform owns exactly these fields.
+// scheduled_start_time, idle_timeout_minutes, labels) onto the current
+// object with its resource_version, re-reading and retrying on 409: the
+// controller writes status concurrently, and Terraform owns exactly these
+// fields.
 func (r *labInstanceRequestResource) update(ctx context.Context, key api.Key, desired *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
 	const maxConflicts = 10
 	for attempt := 0; ; attempt++ {
@@ -334,6 +414,7 @@ func (r *labInstanceRequestResource) update(ctx context.Context, key api.Key, de
 		next := cur.DeepCopy()
 		next.Spec.DurationMinutes = desired.Spec.DurationMinutes
 		next.Spec.ScheduledStartTime = desired.Spec.ScheduledStartTime
+		next.Spec.IdleTimeoutMinutes = desired.Spec.IdleTimeoutMinutes
 		next.Metadata.Labels = desired.Metadata.Labels
 		if api.SpecEqual(&next.Spec, &cur.Spec) && maps.Equal(next.Metadata.Labels, cur.Metadata.Labels) {
 			return cur, nil // nothing to write (only wait_for or timeouts changed)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -55,6 +56,16 @@ var (
 	validDuration = durationCheck{}
 	validEnv      = mapCheck{desc: fmt.Sprintf("at most %d variables whose names match `[A-Za-z_][A-Za-z0-9_]*`", api.MaxEnvironment), check: checkEnvironment}
 	validLabels   = mapCheck{desc: fmt.Sprintf("at most %d labels with Kubernetes-style keys and values", api.MaxLabels), check: checkLabels}
+
+	validRequestCPU    = stringCheck{"must be a number of cores in [0, 8], like `0.25` or `250m`", api.ValidateRequestCPU}
+	validRequestMemory = stringCheck{"must be an amount of memory up to 64Gi, like `256Mi`", api.ValidateRequestMemory}
+	validMountPath     = stringCheck{"must be an absolute, clean path like `/home/student`, not `/` and not under `/proc`, `/sys` or `/dev`", api.ValidateMountPath}
+	validReadinessPath = stringCheck{"must be a URL path like `/healthz`", api.ValidateReadinessPath}
+	validPort          = int64Check{fmt.Sprintf("must be between 1 and %d", api.MaxPort), intRule(api.ValidatePort)}
+	validIdleTimeout   = int64Check{fmt.Sprintf("must be between 0 and %d minutes", api.MaxDurationMinutes), intRule(api.ValidateIdleTimeout)}
+	validRunAsUser     = int64Check{fmt.Sprintf("must be between 0 and %d", api.MaxRunAsUser), api.ValidateRunAsUser}
+	validCommand       = listCheck{fmt.Sprintf("at most %d non-empty entries of at most %d bytes", api.MaxArgs, api.MaxArgBytes), api.ValidateCommand}
+	validArgs          = listCheck{fmt.Sprintf("at most %d entries of at most %d bytes", api.MaxArgs, api.MaxArgBytes), api.ValidateArgs}
 )
 
 func checkWaitFor(s string) error {
@@ -186,3 +197,69 @@ var validSelector = mapCheck{desc: "labels to match, each with a valid key and v
 	}
 	return out
 }}
+
+// int64Check validates a number attribute with one of api's functions.
+type int64Check struct {
+	desc  string
+	check func(int64) error
+}
+
+func (v int64Check) Description(context.Context) string         { return v.desc }
+func (v int64Check) MarkdownDescription(context.Context) string { return v.desc }
+
+func (v int64Check) ValidateInt64(_ context.Context, req validator.Int64Request, resp *validator.Int64Response) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	n := req.ConfigValue.ValueInt64()
+	if err := v.check(n); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+attrName(req.Path.String()),
+			fmt.Sprintf("%s %s; got %d.", attrName(req.Path.String()), err, n))
+	}
+}
+
+// intRule adapts a rule on an int (the API's type) to Terraform's int64,
+// refusing with the rule's own message a value an int cannot hold.
+func intRule(f func(int) error) func(int64) error {
+	return func(n int64) error {
+		if int64(int(n)) != n {
+			return f(-1)
+		}
+		return f(int(n))
+	}
+}
+
+// listCheck validates a list of strings with one of api's functions, which
+// names an entry as "spec.<attribute>[i]"; unknown entries count, and are
+// checked at apply time.
+type listCheck struct {
+	desc  string
+	check func([]string) api.FieldErrors
+}
+
+func (v listCheck) Description(context.Context) string         { return v.desc }
+func (v listCheck) MarkdownDescription(context.Context) string { return v.desc }
+
+func (v listCheck) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	var list []string
+	for _, e := range req.ConfigValue.Elements() {
+		s, ok := e.(interface{ ValueString() string })
+		if !ok || e.IsUnknown() || e.IsNull() {
+			list = append(list, "x") // a valid stand-in
+			continue
+		}
+		list = append(list, s.ValueString())
+	}
+	for _, fe := range v.check(list) {
+		p := req.Path
+		if k, ok := mapKey(fe.Field); ok {
+			if i, err := strconv.Atoi(k); err == nil {
+				p = req.Path.AtListIndex(i)
+			}
+		}
+		resp.Diagnostics.AddAttributeError(p, "Invalid "+attrName(req.Path.String()), fe.Message+".")
+	}
+}

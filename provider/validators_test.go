@@ -48,6 +48,16 @@ func runString(v validator.String, s string) bool {
 	return resp.Diagnostics.HasError()
 }
 
+func runList(v validator.List, l []string) bool {
+	elems := []attr.Value{}
+	for _, x := range l {
+		elems = append(elems, types.StringValue(x))
+	}
+	var resp validator.ListResponse
+	v.ValidateList(context.Background(), validator.ListRequest{Path: path.Root("x"), ConfigValue: types.ListValueMust(types.StringType, elems)}, &resp)
+	return resp.Diagnostics.HasError()
+}
+
 func runMap(v validator.Map, m map[string]string) bool {
 	elems := map[string]attr.Value{}
 	for k, x := range m {
@@ -84,6 +94,23 @@ func TestValidatorsAgreeWithServer(t *testing.T) {
 			[]string{"0.1", "1", "8", "500m", "0", "8.001", "9", "-1", "abc", "0.0001", ".5"}},
 		{"spec.resource_limits.memory", validMemory, func(l *api.LabInstanceRequest, s string) { l.Spec.ResourceLimits.Memory = s },
 			[]string{"32Mi", "6Mi", "5Mi", "64Gi", "65Gi", "2G", "1x", "512mi"}},
+		// Requests against limits of 8 cores and 64Gi, so that only the
+		// amounts' own rules apply (the comparison is ValidateConfig's).
+		// "" is not among them: labd reads it as an amount left out, which
+		// Terraform writes as null; the validators refuse "", which labd
+		// would replace with the default, so that no plan can say "".
+		{"spec.resource_requests.cpu", validRequestCPU, func(l *api.LabInstanceRequest, s string) {
+			l.Spec.ResourceLimits = &api.ResourceLimits{CPU: "8", Memory: "64Gi"}
+			l.Spec.ResourceRequests = &api.ResourceRequests{CPU: s, Memory: "0"}
+		}, []string{"0", "50m", "0.25", "8", "8.001", "-1", "abc"}},
+		{"spec.resource_requests.memory", validRequestMemory, func(l *api.LabInstanceRequest, s string) {
+			l.Spec.ResourceLimits = &api.ResourceLimits{CPU: "8", Memory: "64Gi"}
+			l.Spec.ResourceRequests = &api.ResourceRequests{CPU: "0", Memory: s}
+		}, []string{"0", "1", "256Mi", "64Gi", "65Gi", "2GB"}},
+		{"spec.workspace.mount_path", validMountPath, func(l *api.LabInstanceRequest, s string) { l.Spec.Workspace = &api.Workspace{MountPath: s} },
+			[]string{"/home/student", "/w", "/", "", "home", "/a/", "/a//b", "/a/../b", "/proc", "/sys/x", "/dev", "/devx", "/a\nb"}},
+		{"spec.readiness_path", validReadinessPath, func(l *api.LabInstanceRequest, s string) { l.Spec.ReadinessPath = s },
+			[]string{"/", "/healthz", "/a?b=c", "healthz", "//h/x", "http://h/", "/a b", "/a#b", "/%zz"}},
 	}
 	for _, tc := range strCases {
 		for _, s := range tc.values {
@@ -102,6 +129,62 @@ func TestValidatorsAgreeWithServer(t *testing.T) {
 		validDuration.ValidateInt64(context.Background(), validator.Int64Request{Path: path.Root("duration_minutes"), ConfigValue: types.Int64Value(m)}, &resp)
 		if got, want := resp.Diagnostics.HasError(), serverRejects(l, "spec.duration_minutes"); got != want {
 			t.Errorf("duration %d: validator rejects=%v, server rejects=%v", m, got, want)
+		}
+	}
+
+	intCases := []struct {
+		field  string
+		v      validator.Int64
+		set    func(*api.LabInstanceRequest, int64)
+		values []int64
+	}{
+		{"spec.port", validPort, func(l *api.LabInstanceRequest, n int64) { l.Spec.Port = int(n) }, []int64{0, 1, 8080, 65535, 65536, -1}},
+		{"spec.idle_timeout_minutes", validIdleTimeout, func(l *api.LabInstanceRequest, n int64) { l.Spec.IdleTimeoutMinutes = int(n) }, []int64{0, 1, 480, 481, -1}},
+		{"spec.security_context.run_as_user", validRunAsUser, func(l *api.LabInstanceRequest, n int64) {
+			l.Spec.SecurityContext = &api.SecurityContext{RunAsUser: &n}
+		}, []int64{0, 1000, 1<<31 - 1, 1 << 31, -1}},
+	}
+	for _, tc := range intCases {
+		for _, n := range tc.values {
+			l := validLab()
+			tc.set(l, n)
+			var resp validator.Int64Response
+			tc.v.ValidateInt64(context.Background(), validator.Int64Request{Path: path.Root("x"), ConfigValue: types.Int64Value(n)}, &resp)
+			if got, want := resp.Diagnostics.HasError(), serverRejects(l, tc.field); got != want {
+				t.Errorf("%s %d: validator rejects=%v, server rejects=%v", tc.field, n, got, want)
+			}
+		}
+	}
+	for _, v := range []validator.String{validRequestCPU, validRequestMemory} {
+		if !runString(v, "") {
+			t.Errorf("%s accepts \"\"", v.Description(context.Background()))
+		}
+	}
+	// A number an int cannot hold is refused, whatever the platform.
+	var resp validator.Int64Response
+	validPort.ValidateInt64(context.Background(), validator.Int64Request{Path: path.Root("port"), ConfigValue: types.Int64Value(1<<40 + 80)}, &resp)
+	if !resp.Diagnostics.HasError() {
+		t.Error("port 2^40+80 accepted")
+	}
+
+	tooMany := make([]string, api.MaxArgs+1)
+	for i := range tooMany {
+		tooMany[i] = "x"
+	}
+	for _, tc := range []struct {
+		field string
+		v     validator.List
+		set   func(*api.LabInstanceRequest, []string)
+	}{
+		{"spec.command", validCommand, func(l *api.LabInstanceRequest, c []string) { l.Spec.Command = c }},
+		{"spec.args", validArgs, func(l *api.LabInstanceRequest, c []string) { l.Spec.Args = c }},
+	} {
+		for _, list := range [][]string{{"httpd", "-f"}, {"sh", ""}, {""}, {"a\x00b"}, {strings.Repeat("x", api.MaxArgBytes+1)}, tooMany, {}} {
+			l := validLab()
+			tc.set(l, list)
+			if got, want := runList(tc.v, list), serverRejects(l, tc.field); got != want {
+				t.Errorf("%s %.40q: validator rejects=%v, server rejects=%v", tc.field, list, got, want)
+			}
 		}
 	}
 
@@ -154,6 +237,25 @@ func TestOtherValidators(t *testing.T) {
 	}
 }
 
+// TestValidatorPointsAtListIndex: an error on one entry of command is
+// reported on that entry.
+func TestValidatorPointsAtListIndex(t *testing.T) {
+	t.Parallel()
+	var resp validator.ListResponse
+	validCommand.ValidateList(context.Background(), validator.ListRequest{
+		Path:        path.Root("command"),
+		ConfigValue: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("sh"), types.StringUnknown(), types.StringValue("")}),
+	}, &resp)
+	if resp.Diagnostics.ErrorsCount() != 1 {
+		t.Fatalf("diagnostics %v; want one error", resp.Diagnostics)
+	}
+	d := resp.Diagnostics.Errors()[0]
+	wp, ok := d.(interface{ Path() path.Path })
+	if !ok || !wp.Path().Equal(path.Root("command").AtListIndex(2)) || !strings.Contains(d.Detail(), "must not be empty") {
+		t.Errorf("diagnostic %v %q; want on command[2] saying it must not be empty", d.Summary(), d.Detail())
+	}
+}
+
 // TestValidatorPointsAtMapKey: an error on one environment variable is
 // reported on that key, naming the rule.
 func TestValidatorPointsAtMapKey(t *testing.T) {
@@ -193,7 +295,8 @@ func TestSchemas(t *testing.T) {
 	if d := rresp.Schema.ValidateImplementation(ctx); d.HasError() {
 		t.Fatal(d)
 	}
-	for _, name := range []string{"uid", "phase", "container_id", "access_url", "started_at", "completed_at", "error_message", "resource_allocation", "resource_version"} {
+	for _, name := range []string{"uid", "phase", "container_id", "access_url", "started_at", "completed_at", "error_message", "resource_allocation", "resource_version",
+		"endpoint", "last_activity"} {
 		a := rresp.Schema.Attributes[name]
 		if a == nil || !a.IsComputed() || a.IsOptional() || a.IsRequired() {
 			t.Errorf("%s: want computed only", name)
@@ -282,15 +385,60 @@ func TestConversionsKeepUserForms(t *testing.T) {
 	if v := startValue("2026-01-02T15:04:05Z", types.StringValue("2026-01-02T17:04:05+02:00")); v.ValueString() != "2026-01-02T17:04:05+02:00" {
 		t.Errorf("same instant: %v", v)
 	}
+	// Requests keep the user's spelling as limits do; none stay null.
+	preq := types.ObjectValueMust(requestsAttrTypes, map[string]attr.Value{"cpu": types.StringValue("0.05"), "memory": types.StringValue("262144Ki")})
+	if got := requestsValue(&api.ResourceRequests{CPU: "50m", Memory: "256Mi"}, preq); !got.Equal(preq) {
+		t.Errorf("equal requests in another form: %v, want the user's %v", got, preq)
+	}
+	if got := requestsValue(nil, preq); !got.IsNull() {
+		t.Errorf("no requests: %v", got)
+	}
+	// Lists, numbers and strings the API omits when empty keep the user's
+	// empty form, and are null otherwise.
+	emptyList := types.ListValueMust(types.StringType, []attr.Value{})
+	if got := listValue(nil, emptyList); got.IsNull() || len(got.Elements()) != 0 {
+		t.Errorf("empty list became %v", got)
+	}
+	if got := listValue(nil, types.ListNull(types.StringType)); !got.IsNull() {
+		t.Errorf("null list became %v", got)
+	}
+	if got := optInt(0, types.Int64Value(0)); got.IsNull() || got.ValueInt64() != 0 {
+		t.Errorf("port 0 became %v", got)
+	}
+	if got := optInt(0, types.Int64Value(8080)); !got.IsNull() {
+		t.Errorf("port gone: %v, want null", got)
+	}
+	if got := optStringAs("", types.StringValue("")); got.IsNull() {
+		t.Errorf("empty readiness_path became null")
+	}
+	if got := optStringAs("", types.StringNull()); !got.IsNull() {
+		t.Errorf("null readiness_path became %v", got)
+	}
+	psec := types.ObjectValueMust(securityAttrTypes, map[string]attr.Value{"run_as_user": types.Int64Null(), "read_only_root_filesystem": types.BoolValue(false)})
+	if got := securityValue(&api.SecurityContext{}, psec); !got.Equal(psec) {
+		t.Errorf("read_only_root_filesystem = false became %v", got)
+	}
+	if got := securityValue(&api.SecurityContext{}, types.ObjectNull(securityAttrTypes)); !got.Attributes()["read_only_root_filesystem"].IsNull() {
+		t.Errorf("unset read_only_root_filesystem became %v", got)
+	}
 	for field, want := range map[string]string{
-		"spec.duration_minutes":       "duration_minutes",
-		"metadata.labels[team]":       `labels["team"]`,
-		"spec.resource_limits.cpu":    "resource_limits.cpu",
-		"spec.resource_limits.memory": "resource_limits.memory",
-		"spec.environment[1A]":        `environment["1A"]`,
-		"metadata.name":               "name",
-		"spec.scheduled_start_time":   "scheduled_start_time",
-		"metadata.finalizers[0]":      "",
+		"spec.duration_minutes":             "duration_minutes",
+		"metadata.labels[team]":             `labels["team"]`,
+		"spec.resource_limits.cpu":          "resource_limits.cpu",
+		"spec.resource_limits.memory":       "resource_limits.memory",
+		"spec.environment[1A]":              `environment["1A"]`,
+		"metadata.name":                     "name",
+		"spec.scheduled_start_time":         "scheduled_start_time",
+		"metadata.finalizers[0]":            "",
+		"spec.command[2]":                   "command[2]",
+		"spec.args":                         "args",
+		"spec.command[x]":                   "",
+		"spec.port[1]":                      "",
+		"spec.resource_requests.cpu":        "resource_requests.cpu",
+		"spec.workspace.mount_path":         "workspace.mount_path",
+		"spec.security_context.run_as_user": "security_context.run_as_user",
+		"spec.idle_timeout_minutes":         "idle_timeout_minutes",
+		"status.endpoint":                   "",
 	} {
 		p, ok := attrPath(field)
 		if ok != (want != "") || (ok && p.String() != want) {

@@ -28,7 +28,58 @@ func TestPrepareCreate(t *testing.T) {
 			if rl := l.Spec.ResourceLimits; rl == nil || rl.CPU != DefaultCPU || rl.Memory != DefaultMemory {
 				t.Errorf("resource_limits not defaulted: %+v", rl)
 			}
+			if rr := l.Spec.ResourceRequests; rr == nil || rr.CPU != DefaultRequestCPU || rr.Memory != DefaultRequestMemory {
+				t.Errorf("resource_requests not defaulted: %+v", rr)
+			}
+			if l.Spec.Workspace != nil || l.Spec.Command != nil || l.Spec.Port != 0 || l.Spec.IdleTimeoutMinutes != 0 || l.Spec.SecurityContext != nil {
+				t.Errorf("optional workload fields defaulted: %+v", l.Spec)
+			}
 		}, ""},
+		{"requests clamped to small limits", func(l *LabInstanceRequest) {
+			l.Spec.ResourceLimits = &ResourceLimits{CPU: "0.02", Memory: "32Mi"}
+		}, func(t *testing.T, l *LabInstanceRequest) {
+			if rr := l.Spec.ResourceRequests; rr == nil || rr.CPU != "0.02" || rr.Memory != "32Mi" {
+				t.Errorf("resource_requests %+v, want the limits 0.02 and 32Mi", rr)
+			}
+		}, ""},
+		{"requests clamped on one side only", func(l *LabInstanceRequest) {
+			l.Spec.ResourceLimits = &ResourceLimits{CPU: "4", Memory: "64Mi"}
+		}, func(t *testing.T, l *LabInstanceRequest) {
+			if rr := l.Spec.ResourceRequests; rr == nil || rr.CPU != DefaultRequestCPU || rr.Memory != "64Mi" {
+				t.Errorf("resource_requests %+v, want 50m and 64Mi", rr)
+			}
+		}, ""},
+		{"given requests kept", func(l *LabInstanceRequest) {
+			l.Spec.ResourceRequests = &ResourceRequests{CPU: "0.5", Memory: "1Gi"}
+		}, func(t *testing.T, l *LabInstanceRequest) {
+			if rr := l.Spec.ResourceRequests; rr.CPU != "0.5" || rr.Memory != "1Gi" {
+				t.Errorf("given requests changed: %+v", rr)
+			}
+		}, ""},
+		{"an amount left out is defaulted", func(l *LabInstanceRequest) {
+			l.Spec.ResourceLimits = &ResourceLimits{CPU: "2", Memory: "128Mi"}
+			l.Spec.ResourceRequests = &ResourceRequests{CPU: "1"}
+		}, func(t *testing.T, l *LabInstanceRequest) {
+			if rr := l.Spec.ResourceRequests; rr.CPU != "1" || rr.Memory != "128Mi" {
+				t.Errorf("resource_requests %+v, want cpu 1 and the default memory lowered to 128Mi", rr)
+			}
+		}, ""},
+		{"requests above defaulted limits", func(l *LabInstanceRequest) {
+			l.Spec.ResourceRequests = &ResourceRequests{CPU: "100m", Memory: "4Gi"}
+		}, nil, "spec.resource_requests.memory"},
+		{"workload fields kept", func(l *LabInstanceRequest) {
+			l.Spec.Workspace = &Workspace{MountPath: "/home/student"}
+			l.Spec.Command, l.Spec.Args = []string{"httpd", "-f"}, []string{"-p", "8080"}
+			l.Spec.Port, l.Spec.ReadinessPath, l.Spec.IdleTimeoutMinutes = 8080, "/", 30
+			l.Spec.SecurityContext = &SecurityContext{RunAsUser: ptr[int64](1000), ReadOnlyRootFilesystem: true}
+		}, func(t *testing.T, l *LabInstanceRequest) {
+			s := l.Spec
+			if s.Workspace.MountPath != "/home/student" || len(s.Command) != 2 || s.Args[1] != "8080" || s.Port != 8080 ||
+				s.ReadinessPath != "/" || s.IdleTimeoutMinutes != 30 || *s.SecurityContext.RunAsUser != 1000 || !s.SecurityContext.ReadOnlyRootFilesystem {
+				t.Errorf("workload fields changed: %+v", s)
+			}
+		}, ""},
+		{"invalid workload field", func(l *LabInstanceRequest) { l.Spec.Workspace = &Workspace{MountPath: "/proc/self"} }, nil, "spec.workspace.mount_path"},
 		{"given values kept", func(l *LabInstanceRequest) {
 			l.APIVersion, l.Kind, l.Metadata.Namespace = APIVersion, Kind, "course-1"
 			l.Spec.ResourceLimits = &ResourceLimits{CPU: "500m", Memory: "512Mi"}
@@ -40,13 +91,14 @@ func TestPrepareCreate(t *testing.T) {
 		{"server-owned fields cleared", func(l *LabInstanceRequest) {
 			l.Metadata.UID, l.Metadata.ResourceVersion, l.Metadata.Generation = "forged", 99, 7
 			l.Metadata.CreationTimestamp = &now
-			l.Status = Status{Phase: PhaseRunning, ContainerID: "abc", Transitions: []Transition{{From: PhasePending, To: PhaseRunning}}}
+			l.Status = Status{Phase: PhaseRunning, ContainerID: "abc", Transitions: []Transition{{From: PhasePending, To: PhaseRunning}},
+				Endpoint: "10.0.0.9:80", LastActivity: &now}
 		}, func(t *testing.T, l *LabInstanceRequest) {
 			m := l.Metadata
 			if m.UID != "" || m.ResourceVersion != 0 || m.Generation != 0 || m.CreationTimestamp != nil {
 				t.Errorf("metadata kept server fields: %+v", m)
 			}
-			if l.Status.Phase != "" || l.Status.ContainerID != "" || l.Status.Transitions != nil {
+			if l.Status.Phase != "" || l.Status.ContainerID != "" || l.Status.Transitions != nil || l.Status.Endpoint != "" || l.Status.LastActivity != nil {
 				t.Errorf("status kept: %+v", l.Status)
 			}
 		}, ""},

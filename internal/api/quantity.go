@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Limits on resource_limits.
+// Limits on resource_limits (and on resource_requests, which may also be 0).
 const (
 	MaxCPUMilli    = 8000
 	MinMemoryBytes = 6 << 20 // Docker refuses less than 6 MiB.
@@ -20,6 +20,25 @@ const (
 const (
 	DefaultCPU    = "1"
 	DefaultMemory = "2Gi"
+)
+
+// Defaults applied when a lab names no resource_requests, or leaves one of
+// their amounts out, each clamped down to the lab's limit when that is
+// smaller (see DefaultRequests).
+//
+// Requests are what admission reserves against the host's capacity, what a
+// lab is guaranteed; limits are what its container may use. Kubernetes
+// separates the two the same way, and JupyterHub guarantees nothing by
+// default. Reserving the limits (1 CPU, 2 GiB) let a 2-core host admit two
+// labs of a class. These defaults are small enough that 30 labs of the small
+// test image fit on a 2-core, 24 GiB machine with no flags (30 × 50m = 1.5
+// CPU, 30 × 256Mi = 7.5 GiB), and a lab that needs a guarantee asks for it.
+const (
+	DefaultRequestCPU    = "50m"
+	DefaultRequestMemory = "256Mi"
+
+	defaultRequestMilliCPU = 50        // DefaultRequestCPU
+	defaultRequestBytes    = 256 << 20 // DefaultRequestMemory
 )
 
 var cpuRe = regexp.MustCompile(`^([0-9]+(\.[0-9]{1,3})?|\.[0-9]{1,3}|[0-9]+m)$`)

@@ -57,10 +57,15 @@ func (l *LabInstanceRequest) DeepCopy() *LabInstanceRequest {
 	c.Metadata.CreationTimestamp = cloneTime(l.Metadata.CreationTimestamp)
 	c.Metadata.DeletionTimestamp = cloneTime(l.Metadata.DeletionTimestamp)
 	c.Spec.Environment = l.Spec.Environment.Clone()
-	if l.Spec.ResourceLimits != nil {
-		rl := *l.Spec.ResourceLimits
-		c.Spec.ResourceLimits = &rl
+	c.Spec.ResourceLimits = clonePtr(l.Spec.ResourceLimits)
+	c.Spec.ResourceRequests = clonePtr(l.Spec.ResourceRequests)
+	c.Spec.Workspace = clonePtr(l.Spec.Workspace)
+	c.Spec.Command = cloneSlice(l.Spec.Command)
+	c.Spec.Args = cloneSlice(l.Spec.Args)
+	if sc := l.Spec.SecurityContext; sc != nil {
+		c.Spec.SecurityContext = &SecurityContext{RunAsUser: clonePtr(sc.RunAsUser), ReadOnlyRootFilesystem: sc.ReadOnlyRootFilesystem}
 	}
+	c.Status.LastActivity = cloneTime(l.Status.LastActivity)
 	c.Status.Conditions = cloneSlice(l.Status.Conditions)
 	c.Status.Transitions = cloneSlice(l.Status.Transitions)
 	c.Status.StartedAt = cloneTime(l.Status.StartedAt)
@@ -76,11 +81,13 @@ func cloneSlice[T any](s []T) []T {
 	return append(make([]T, 0, len(s)), s...)
 }
 
-func cloneTime(t *time.Time) *time.Time {
-	if t == nil {
+func cloneTime(t *time.Time) *time.Time { return clonePtr(t) }
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
 		return nil
 	}
-	c := *t
+	c := *p
 	return &c
 }
 
@@ -147,18 +154,61 @@ type Spec struct {
 	DurationMinutes int `json:"duration_minutes" xml:"duration_minutes"`
 	// ScheduledStartTime is an RFC 3339 time before which the lab stays
 	// PENDING. It is kept as the user wrote it so that it round-trips.
-	ScheduledStartTime string          `json:"scheduled_start_time,omitempty" xml:"scheduled_start_time,omitempty"`
-	Environment        StringMap       `json:"environment,omitempty" xml:"environment,omitempty"`
-	ResourceLimits     *ResourceLimits `json:"resource_limits,omitempty" xml:"resource_limits,omitempty"`
+	ScheduledStartTime string    `json:"scheduled_start_time,omitempty" xml:"scheduled_start_time,omitempty"`
+	Environment        StringMap `json:"environment,omitempty" xml:"environment,omitempty"`
+	// ResourceLimits caps what the lab's workload may use.
+	ResourceLimits *ResourceLimits `json:"resource_limits,omitempty" xml:"resource_limits,omitempty"`
+	// ResourceRequests is what admission reserves for the lab against the
+	// engine's capacity (what it is guaranteed); at most ResourceLimits.
+	ResourceRequests *ResourceRequests `json:"resource_requests,omitempty" xml:"resource_requests,omitempty"`
+	// Workspace, when set, mounts the student's persistent workspace (one
+	// per namespace and student, kept across labs) at its mount path.
+	Workspace *Workspace `json:"workspace,omitempty" xml:"workspace,omitempty"`
+	// Command and Args override the image's entrypoint and command. In XML
+	// each entry is an <arg> element; the tags have no omitempty, which
+	// encoding/xml would apply to each entry and so drop empty arguments.
+	Command []string `json:"command,omitempty" xml:"command>arg"`
+	Args    []string `json:"args,omitempty" xml:"args>arg"`
+	// Port is the port the lab's app listens on; 0 means the image's only
+	// exposed port, and a lab with neither has no access URL (a batch lab).
+	Port int `json:"port,omitempty" xml:"port,omitempty"`
+	// ReadinessPath is an HTTP path that must answer below 500 before the
+	// lab is RUNNING; "" means a TCP connect to Port is enough.
+	ReadinessPath string `json:"readiness_path,omitempty" xml:"readiness_path,omitempty"`
+	// IdleTimeoutMinutes ends a lab nobody has used through the gateway
+	// for that long (COMPLETED, reason Idle); 0 never does.
+	IdleTimeoutMinutes int `json:"idle_timeout_minutes,omitempty" xml:"idle_timeout_minutes,omitempty"`
+	// SecurityContext tightens the lab's hardening profile further.
+	SecurityContext *SecurityContext `json:"security_context,omitempty" xml:"security_context,omitempty"`
 }
 
-// ResourceLimits caps the lab container; the same amounts are reserved
-// against the host's capacity while the lab holds an allocation.
-type ResourceLimits struct {
+// Resources is an amount of CPU and memory, as users write it.
+type Resources struct {
 	// CPU in cores, as a decimal ("0.5", "2") or millicores ("500m").
 	CPU string `json:"cpu" xml:"cpu"`
 	// Memory in bytes with an optional binary or decimal suffix ("512Mi", "2Gi").
 	Memory string `json:"memory" xml:"memory"`
+}
+
+// ResourceLimits caps the lab's workload.
+type ResourceLimits = Resources
+
+// ResourceRequests is what admission reserves for a lab.
+type ResourceRequests = Resources
+
+// Workspace asks for the student's persistent workspace.
+type Workspace struct {
+	// MountPath is the absolute path inside the lab where it is mounted.
+	MountPath string `json:"mount_path" xml:"mount_path"`
+}
+
+// SecurityContext holds the per-lab hardening settings.
+type SecurityContext struct {
+	// RunAsUser runs the lab's processes as this numeric user id.
+	RunAsUser *int64 `json:"run_as_user,omitempty" xml:"run_as_user,omitempty"`
+	// ReadOnlyRootFilesystem makes the image's file system read-only; the
+	// workspace and /tmp stay writable.
+	ReadOnlyRootFilesystem bool `json:"read_only_root_filesystem,omitempty" xml:"read_only_root_filesystem,omitempty"`
 }
 
 // Status is the observed state of a lab, written only by the controller.
@@ -173,6 +223,11 @@ type Status struct {
 	ErrorMessage       string       `json:"error_message,omitempty" xml:"error_message,omitempty"`
 	ResourceAllocation StringMap    `json:"resource_allocation,omitempty" xml:"resource_allocation,omitempty"`
 	Transitions        []Transition `json:"transitions,omitempty" xml:"transitions>transition,omitempty"`
+	// Endpoint is host:port where labd's gateway reaches the lab's app on
+	// the engine's network; students use AccessURL, never this.
+	Endpoint string `json:"endpoint,omitempty" xml:"endpoint,omitempty"`
+	// LastActivity is when a student last used the lab through the gateway.
+	LastActivity *time.Time `json:"last_activity,omitempty" xml:"last_activity,omitempty"`
 }
 
 // Condition is one aspect of the status, Kubernetes style: its

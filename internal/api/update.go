@@ -12,7 +12,8 @@ import (
 // ApplyReplace applies a replace (PUT) of cur by in. in's spec, labels and
 // annotations replace cur's, its finalizers too when it has the field (nil
 // keeps cur's, so that a client unaware of finalizers cannot drop the
-// controller's); resource_limits left out are defaulted as on create.
+// controller's); resource_limits and resource_requests left out are
+// defaulted as on create (requests by applyUpdate).
 // in's status and the metadata the server owns are ignored, except that a
 // different uid is an error. cur changes only when the replace is valid
 // (see ValidateUpdate), and a replace with what is stored leaves cur as it
@@ -169,7 +170,12 @@ func mergePatch(target, patch any) any {
 // current version, so the immutability rules see what is really stored.
 // The server's own fields, and the stored form of values equal to the
 // stored ones (nil vs. empty), are kept, so that a no-op writes nothing.
+//
+// resource_requests, or an amount of them, left out of next are defaulted,
+// for a replace and a merge patch alike; a lab stored without requests (see
+// Spec.EffectiveRequests) keeps none.
 func applyUpdate(cur, next *LabInstanceRequest) error {
+	next.Spec.defaultRequests()
 	if err := ValidateUpdate(cur, next); err != nil {
 		return err
 	}
@@ -185,6 +191,7 @@ func applyUpdate(cur, next *LabInstanceRequest) error {
 		m.Finalizers = nil
 	}
 	next.Spec.Environment = sameMap(cur.Spec.Environment, next.Spec.Environment)
+	keepStoredWorkload(&cur.Spec, &next.Spec)
 	next.APIVersion, next.Kind = APIVersion, Kind
 	next.Status = cur.Status
 	*cur = *next

@@ -91,16 +91,70 @@ func TestApplyReplace(t *testing.T) {
 			}
 		}},
 		{name: "status and server metadata in the body ignored", apply: replace(func(in *LabInstanceRequest) {
-			in.Status = Status{Phase: PhaseRunning, ContainerID: "forged"}
+			at := time.Now()
+			in.Status = Status{Phase: PhaseRunning, ContainerID: "forged", Endpoint: "10.0.0.1:22", LastActivity: &at}
 			in.Metadata.ResourceVersion, in.Metadata.Generation = 1, 9
 			later := time.Now()
 			in.Metadata.CreationTimestamp = &later
 			in.APIVersion, in.Kind = "", ""
 		}), want: func(t *testing.T, got *LabInstanceRequest) {
-			if got.Status.Phase != PhasePending || got.Status.ContainerID != "" {
+			if got.Status.Phase != PhasePending || got.Status.ContainerID != "" || got.Status.Endpoint != "" || got.Status.LastActivity != nil {
 				t.Errorf("status from the body: %+v", got.Status)
 			}
 		}},
+		{name: "idle timeout replaced", apply: replace(func(in *LabInstanceRequest) { in.Spec.IdleTimeoutMinutes = 45 }),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if got.Spec.IdleTimeoutMinutes != 45 {
+					t.Errorf("idle_timeout_minutes %d", got.Spec.IdleTimeoutMinutes)
+				}
+			}},
+		{name: "a request amount left out is its default", apply: replace(func(in *LabInstanceRequest) { in.Spec.ResourceRequests = &ResourceRequests{Memory: "256Mi"} }),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if rr := got.Spec.ResourceRequests; rr == nil || rr.CPU != DefaultRequestCPU || rr.Memory != "256Mi" {
+					t.Errorf("requests %+v", rr)
+				}
+			}},
+		{name: "absent resource_requests are the defaults", apply: replace(func(in *LabInstanceRequest) { in.Spec.ResourceRequests = nil }),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if rr := got.Spec.ResourceRequests; rr == nil || rr.CPU != DefaultRequestCPU || rr.Memory != DefaultRequestMemory {
+					t.Errorf("requests %+v", rr)
+				}
+			}},
+		{name: "a lab stored without requests keeps none", stored: func(cur *LabInstanceRequest) { cur.Spec.ResourceRequests = nil },
+			apply: replace(func(in *LabInstanceRequest) { in.Spec.DurationMinutes = 61 }),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if got.Spec.ResourceRequests != nil || got.Spec.DurationMinutes != 61 {
+					t.Errorf("requests %+v duration %d; want none and 61", got.Spec.ResourceRequests, got.Spec.DurationMinutes)
+				}
+			}},
+		{name: "no-op with workload fields in another form", stored: func(cur *LabInstanceRequest) {
+			cur.Spec.Command = []string{"httpd"}
+			cur.Spec.SecurityContext = &SecurityContext{}
+		}, apply: replace(func(in *LabInstanceRequest) {
+			in.Spec.Args = []string{}
+			in.Spec.SecurityContext = nil
+		}), want: func(t *testing.T, got *LabInstanceRequest) {
+			want := storedLab()
+			want.Spec.Command = []string{"httpd"}
+			want.Spec.SecurityContext = &SecurityContext{}
+			want.APIVersion, want.Kind = APIVersion, Kind
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("no-op replace changed the lab:\n%+v\n%+v", got.Spec, want.Spec)
+			}
+		}},
+		{name: "requests immutable", apply: replace(func(in *LabInstanceRequest) { in.Spec.ResourceRequests = &ResourceRequests{CPU: "1", Memory: "1Gi"} }),
+			code: EINVALID, field: "spec.resource_requests"},
+		{name: "requests above the limits", apply: replace(func(in *LabInstanceRequest) { in.Spec.ResourceRequests = &ResourceRequests{CPU: "2", Memory: "1Gi"} }),
+			code: EINVALID, field: "spec.resource_requests.cpu"},
+		{name: "workspace immutable", apply: replace(func(in *LabInstanceRequest) { in.Spec.Workspace = &Workspace{MountPath: "/w"} }), code: EINVALID, field: "spec.workspace"},
+		{name: "command immutable", apply: replace(func(in *LabInstanceRequest) { in.Spec.Command = []string{"sh"} }), code: EINVALID, field: "spec.command"},
+		{name: "args immutable", apply: replace(func(in *LabInstanceRequest) { in.Spec.Args = []string{"x"} }), code: EINVALID, field: "spec.args"},
+		{name: "port immutable", apply: replace(func(in *LabInstanceRequest) { in.Spec.Port = 80 }), code: EINVALID, field: "spec.port"},
+		{name: "readiness_path immutable", apply: replace(func(in *LabInstanceRequest) { in.Spec.ReadinessPath = "/" }), code: EINVALID, field: "spec.readiness_path"},
+		{name: "security_context immutable", apply: replace(func(in *LabInstanceRequest) {
+			in.Spec.SecurityContext = &SecurityContext{RunAsUser: ptr[int64](1000)}
+		}), code: EINVALID, field: "spec.security_context"},
+		{name: "invalid idle timeout", apply: replace(func(in *LabInstanceRequest) { in.Spec.IdleTimeoutMinutes = 500 }), code: EINVALID, field: "spec.idle_timeout_minutes"},
 		{name: "absent resource_limits are the defaults", apply: replace(func(in *LabInstanceRequest) { in.Spec.ResourceLimits = nil }),
 			want: func(t *testing.T, got *LabInstanceRequest) {
 				if rl := got.Spec.ResourceLimits; rl == nil || rl.CPU != DefaultCPU || rl.Memory != DefaultMemory {
@@ -248,6 +302,49 @@ func TestApplyMergePatch(t *testing.T) {
 				}
 			}},
 		{name: "status", apply: patch(`{"status":{"phase":"RUNNING"}}`), code: EINVALID, field: "status"},
+		{name: "status endpoint", apply: patch(`{"status":{"endpoint":"10.0.0.1:22"}}`), code: EINVALID, field: "status"},
+		{name: "status last_activity", apply: patch(`{"status":{"last_activity":"2030-01-01T00:00:00Z"}}`), code: EINVALID, field: "status"},
+		{name: "idle timeout", apply: patch(`{"spec":{"idle_timeout_minutes":20}}`),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if got.Spec.IdleTimeoutMinutes != 20 {
+					t.Errorf("idle_timeout_minutes %d", got.Spec.IdleTimeoutMinutes)
+				}
+			}},
+		{name: "idle timeout removed", stored: func(cur *LabInstanceRequest) { cur.Spec.IdleTimeoutMinutes = 20 }, apply: patch(`{"spec":{"idle_timeout_minutes":null}}`),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if got.Spec.IdleTimeoutMinutes != 0 {
+					t.Errorf("idle_timeout_minutes %d", got.Spec.IdleTimeoutMinutes)
+				}
+			}},
+		{name: "requests set to their defaults", apply: patch(`{"spec":{"resource_requests":null}}`),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if rr := got.Spec.ResourceRequests; rr == nil || *rr != (ResourceRequests{CPU: DefaultRequestCPU, Memory: DefaultRequestMemory}) {
+					t.Errorf("requests %+v", rr)
+				}
+			}},
+		{name: "requests immutable", apply: patch(`{"spec":{"resource_requests":{"cpu":"100m"}}}`), code: EINVALID, field: "spec.resource_requests"},
+		{name: "a request amount removed is its default", apply: patch(`{"spec":{"resource_requests":{"cpu":null}}}`),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				want := storedLab()
+				want.APIVersion, want.Kind = APIVersion, Kind
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("no-op patch changed the lab:\n%+v\n%+v", got.Spec.ResourceRequests, want.Spec.ResourceRequests)
+				}
+			}},
+		{name: "a lab stored without requests keeps none", stored: func(cur *LabInstanceRequest) { cur.Spec.ResourceRequests = nil },
+			apply: patch(`{"spec":{"duration_minutes":61}}`),
+			want: func(t *testing.T, got *LabInstanceRequest) {
+				if got.Spec.ResourceRequests != nil || got.Spec.DurationMinutes != 61 {
+					t.Errorf("requests %+v duration %d; want none and 61", got.Spec.ResourceRequests, got.Spec.DurationMinutes)
+				}
+			}},
+		{name: "workspace immutable", apply: patch(`{"spec":{"workspace":{"mount_path":"/home/x"}}}`), code: EINVALID, field: "spec.workspace"},
+		{name: "command immutable", apply: patch(`{"spec":{"command":["sh","-c","true"]}}`), code: EINVALID, field: "spec.command"},
+		{name: "args immutable", apply: patch(`{"spec":{"args":["-v"]}}`), code: EINVALID, field: "spec.args"},
+		{name: "port immutable", apply: patch(`{"spec":{"port":9000}}`), code: EINVALID, field: "spec.port"},
+		{name: "readiness_path immutable", apply: patch(`{"spec":{"readiness_path":"/ready"}}`), code: EINVALID, field: "spec.readiness_path"},
+		{name: "security_context immutable", apply: patch(`{"spec":{"security_context":{"read_only_root_filesystem":true}}}`), code: EINVALID, field: "spec.security_context"},
+		{name: "invalid port", apply: patch(`{"spec":{"port":70000}}`), code: EINVALID, field: "spec.port"},
 		{name: "image immutable", apply: patch(`{"spec":{"lab_template":"node:20"}}`), code: EINVALID, field: "spec.lab_template"},
 		{name: "env immutable", apply: patch(`{"spec":{"environment":{"LAB_TYPE":null}}}`), code: EINVALID, field: "spec.environment"},
 		{name: "limits immutable", apply: patch(`{"spec":{"resource_limits":{"cpu":"2"}}}`), code: EINVALID, field: "spec.resource_limits"},

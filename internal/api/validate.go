@@ -193,6 +193,7 @@ func ValidateSpec(s *Spec) FieldErrors {
 		check("spec.resource_limits.cpu", ValidateCPU(rl.CPU))
 		check("spec.resource_limits.memory", ValidateMemory(rl.Memory))
 	}
+	validateWorkload(s, &fe)
 	return fe
 }
 
@@ -284,6 +285,9 @@ func ValidateUpdate(old, l *LabInstanceRequest) error {
 	immutable("spec.student_email", o.StudentEmail != n.StudentEmail)
 	immutable("spec.environment", !maps.Equal(o.Environment, n.Environment))
 	immutable("spec.resource_limits", !limitsEqual(o.ResourceLimits, n.ResourceLimits))
+	for _, c := range immutableWorkload(o, n) {
+		immutable(c.field, c.changed)
+	}
 	if o.ScheduledStartTime != n.ScheduledStartTime && old.Status.Phase != PhasePending && old.Status.Phase != "" {
 		fe.Add("spec.scheduled_start_time", "can only change while the lab is PENDING (it is %s)", old.Status.Phase)
 	}
@@ -314,11 +318,15 @@ func limitsEqual(a, b *ResourceLimits) bool {
 }
 
 // SpecEqual reports whether two specs are the same desired state; the
-// server bumps generation exactly when this is false.
+// server bumps generation exactly when this is false. Forms that mean the
+// same compare equal: nil and empty maps and lists, no security_context and
+// an empty one, and absent resource_requests and the defaults they stand
+// for (see Spec.EffectiveRequests).
 func SpecEqual(a, b *Spec) bool {
 	return a.LabTemplate == b.LabTemplate && a.StudentEmail == b.StudentEmail &&
 		a.DurationMinutes == b.DurationMinutes && a.ScheduledStartTime == b.ScheduledStartTime &&
-		maps.Equal(a.Environment, b.Environment) && limitsEqual(a.ResourceLimits, b.ResourceLimits)
+		maps.Equal(a.Environment, b.Environment) && limitsEqual(a.ResourceLimits, b.ResourceLimits) &&
+		workloadEqual(a, b)
 }
 
 // ParseLabelSelector parses "k=v,k2=v2" (equality terms only).

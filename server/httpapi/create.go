@@ -28,6 +28,15 @@ type createRequest struct {
 	ResourceLimits     *api.ResourceLimits `json:"resource_limits" xml:"resource_limits"`
 	Labels             api.StringMap       `json:"labels" xml:"labels"`
 	Annotations        api.StringMap       `json:"annotations" xml:"annotations"`
+
+	ResourceRequests   *api.ResourceRequests `json:"resource_requests" xml:"resource_requests"`
+	Workspace          *api.Workspace        `json:"workspace" xml:"workspace"`
+	Command            []string              `json:"command" xml:"command>arg"`
+	Args               []string              `json:"args" xml:"args>arg"`
+	Port               int                   `json:"port" xml:"port"`
+	ReadinessPath      string                `json:"readiness_path" xml:"readiness_path"`
+	IdleTimeoutMinutes int                   `json:"idle_timeout_minutes" xml:"idle_timeout_minutes"`
+	SecurityContext    *api.SecurityContext  `json:"security_context" xml:"security_context"`
 }
 
 func (r *createRequest) lab() *api.LabInstanceRequest {
@@ -38,6 +47,8 @@ func (r *createRequest) lab() *api.LabInstanceRequest {
 		Spec: api.Spec{
 			LabTemplate: r.LabTemplate, StudentEmail: r.StudentEmail, DurationMinutes: r.DurationMinutes,
 			ScheduledStartTime: r.ScheduledStartTime, Environment: r.Environment, ResourceLimits: r.ResourceLimits,
+			ResourceRequests: r.ResourceRequests, Workspace: r.Workspace, Command: r.Command, Args: r.Args, Port: r.Port,
+			ReadinessPath: r.ReadinessPath, IdleTimeoutMinutes: r.IdleTimeoutMinutes, SecurityContext: r.SecurityContext,
 		},
 	}
 }

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"reflect"
 	"slices"
@@ -305,5 +306,98 @@ func TestDecodeManyErrors(t *testing.T) {
 	err = decode(XML, x.String(), &api.LabInstanceRequest{})
 	if got := fields(err); len(got) != 250 || got[249] != "k249: unknown field" {
 		t.Errorf("XML: %d fields", len(got))
+	}
+}
+
+// TestDecodeWorkloadFields: the spec's workload fields and the new status
+// fields decode from every format, and are held to the same strictness.
+func TestDecodeWorkloadFields(t *testing.T) {
+	t.Parallel()
+	const js = `{"metadata":{"name":"a1"},"spec":{"lab_template":"python:3","student_email":"a@b.edu","duration_minutes":5,` +
+		`"resource_requests":{"cpu":"50m","memory":"256Mi"},"workspace":{"mount_path":"/home/student"},` +
+		`"command":["httpd","-f"],"args":["-h","/www",""],"port":8080,"readiness_path":"/healthz","idle_timeout_minutes":30,` +
+		`"security_context":{"run_as_user":0,"read_only_root_filesystem":true}},` +
+		`"status":{"phase":"RUNNING","endpoint":"172.18.0.2:8080","last_activity":"2026-01-02T15:04:05Z"}}`
+	const ym = `
+metadata: {name: a1}
+spec:
+  lab_template: python:3
+  student_email: a@b.edu
+  duration_minutes: 5
+  resource_requests: {cpu: 50m, memory: 256Mi}
+  workspace: {mount_path: /home/student}
+  command: [httpd, -f]
+  args: [-h, /www, ""]
+  port: 8080
+  readiness_path: /healthz
+  idle_timeout_minutes: 30
+  security_context: {run_as_user: 0, read_only_root_filesystem: true}
+status: {phase: RUNNING, endpoint: "172.18.0.2:8080", last_activity: "2026-01-02T15:04:05Z"}
+`
+	const xm = `<LabInstanceRequest><metadata><name>a1</name></metadata><spec><lab_template>python:3</lab_template>` +
+		`<student_email>a@b.edu</student_email><duration_minutes>5</duration_minutes>` +
+		`<resource_requests><cpu>50m</cpu><memory>256Mi</memory></resource_requests><workspace><mount_path>/home/student</mount_path></workspace>` +
+		`<command><arg>httpd</arg><arg>-f</arg></command><args><arg>-h</arg><arg>/www</arg><arg/></args><port>8080</port>` +
+		`<readiness_path>/healthz</readiness_path><idle_timeout_minutes>30</idle_timeout_minutes>` +
+		`<security_context><run_as_user>0</run_as_user><read_only_root_filesystem>true</read_only_root_filesystem></security_context></spec>` +
+		`<status><phase>RUNNING</phase><endpoint>172.18.0.2:8080</endpoint><last_activity>2026-01-02T15:04:05Z</last_activity></status></LabInstanceRequest>`
+	var want *api.LabInstanceRequest
+	for _, tc := range []struct {
+		f    Format
+		body string
+	}{{JSON, js}, {YAML, ym}, {XML, xm}} {
+		var l api.LabInstanceRequest
+		if err := decode(tc.f, tc.body, &l); err != nil {
+			t.Fatalf("%v: %v", tc.f, err)
+		}
+		s := l.Spec
+		if s.ResourceRequests == nil || *s.ResourceRequests != (api.ResourceRequests{CPU: "50m", Memory: "256Mi"}) ||
+			s.Workspace == nil || s.Workspace.MountPath != "/home/student" ||
+			!slices.Equal(s.Command, []string{"httpd", "-f"}) || !slices.Equal(s.Args, []string{"-h", "/www", ""}) ||
+			s.Port != 8080 || s.ReadinessPath != "/healthz" || s.IdleTimeoutMinutes != 30 ||
+			s.SecurityContext == nil || s.SecurityContext.RunAsUser == nil || *s.SecurityContext.RunAsUser != 0 || !s.SecurityContext.ReadOnlyRootFilesystem ||
+			l.Status.Endpoint != "172.18.0.2:8080" || l.Status.LastActivity == nil {
+			t.Fatalf("%v: decoded %+v %+v", tc.f, s, l.Status)
+		}
+		l.XMLName = xml.Name{}
+		if want == nil {
+			want = &l
+		} else if !reflect.DeepEqual(&l, want) {
+			t.Errorf("%v decodes to\n%+v, JSON to\n%+v", tc.f, l, *want)
+		}
+	}
+
+	bad := []struct {
+		name   string
+		f      Format
+		body   string
+		fields []string
+	}{
+		{"json unknown in requests", JSON, `{"spec":{"resource_requests":{"cpu":"1","gpu":"1"}}}`, []string{"spec.resource_requests.gpu: unknown field"}},
+		{"json unknown in security_context", JSON, `{"spec":{"security_context":{"run_as_group":1}}}`, []string{"spec.security_context.run_as_group: unknown field"}},
+		{"json unknown in workspace", JSON, `{"spec":{"workspace":{"path":"/x"}}}`, []string{"spec.workspace.path: unknown field"}},
+		{"json duplicate port", JSON, `{"spec":{"port":1,"port":2}}`, []string{"spec.port: duplicate field"}},
+		{"json command not a list", JSON, `{"spec":{"command":"httpd -f"}}`, []string{"spec.command: must be an array, not string"}},
+		{"json arg not a string", JSON, `{"spec":{"args":["-p",8080]}}`, []string{"spec.args: must be a string, not number"}},
+		{"json bool as string", JSON, `{"spec":{"security_context":{"read_only_root_filesystem":"yes"}}}`, []string{"spec.security_context.read_only_root_filesystem: must be a boolean, not string"}},
+		{"yaml unknown in workspace", YAML, "spec:\n  workspace:\n    mount: /x\n", []string{"spec.workspace.mount: unknown field"}},
+		{"xml unknown list element", XML, `<LabInstanceRequest><spec><command><item>x</item></command></spec></LabInstanceRequest>`, []string{"spec.command.item: unknown field"}},
+		{"xml duplicate mount_path", XML, `<LabInstanceRequest><spec><workspace><mount_path>/a</mount_path><mount_path>/b</mount_path></workspace></spec></LabInstanceRequest>`,
+			[]string{"spec.workspace.mount_path: duplicate field"}},
+		{"xml two command lists", XML, `<LabInstanceRequest><spec><command><arg>a</arg></command><command><arg>b</arg></command></spec></LabInstanceRequest>`,
+			[]string{"spec.command: duplicate field"}},
+		{"xml unknown in security_context", XML, `<LabInstanceRequest><spec><security_context><privileged>true</privileged></security_context></spec></LabInstanceRequest>`,
+			[]string{"spec.security_context.privileged: unknown field"}},
+		{"xml element in an arg", XML, `<LabInstanceRequest><spec><args><arg><b>x</b></arg></args></spec></LabInstanceRequest>`, []string{"spec.args.arg.b: unknown field"}},
+	}
+	for _, tc := range bad {
+		err := decode(tc.f, tc.body, &api.LabInstanceRequest{})
+		if api.ErrorCode(err) != api.EBADREQUEST {
+			t.Errorf("%s: err = %v, want a 400", tc.name, err)
+			continue
+		}
+		if got := fields(err); !slices.Equal(got, tc.fields) {
+			t.Errorf("%s: fields %q, want %q", tc.name, got, tc.fields)
+		}
 	}
 }
