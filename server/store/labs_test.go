@@ -272,7 +272,7 @@ func TestDeleteAndFinalizers(t *testing.T) {
 			t.Fatalf("lab with no finalizer left still exists: %v", err)
 		}
 		var types []string
-		for _, ev := range readEvents(t, db, 4) {
+		for _, ev := range servertest.AllEvents(t, db) {
 			if ev.Key == fin.Key() {
 				types = append(types, ev.Type)
 			}
@@ -380,22 +380,4 @@ func TestHistory(t *testing.T) {
 		_, err = db.LabHistory(ctx, api.Key{Namespace: "default", Name: "never"})
 		wantCode(t, err, api.ENOTFOUND)
 	})
-}
-
-// readEvents reads the whole outbox once at least n events are readable.
-// Events become readable only when every older transaction in the cluster
-// has ended (other tests run in parallel), so it polls, within a bound.
-func readEvents(t *testing.T, db *store.DB, n int) []store.Event {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		evs, err := db.ReadEvents(context.Background(), 0, 10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(evs) >= n || time.Now().After(deadline) {
-			return evs
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -254,7 +254,7 @@ func TestPruneAndResume(t *testing.T) {
 		ctx := context.Background()
 		a := mustCreate(t, db, newLab("a"))
 		mustCreate(t, db, newLab("b"))
-		evs := readEvents(t, db, 2)
+		evs := servertest.AllEvents(t, db)
 		if len(evs) != 2 {
 			t.Fatalf("read %d events, want 2", len(evs))
 		}
