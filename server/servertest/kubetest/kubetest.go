@@ -25,6 +25,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -168,6 +170,61 @@ func (c *Cluster) Namespace(t testing.TB) string {
 		t.Fatalf("namespace %s: wait for its kube-root-ca.crt ConfigMap: %v", ns.Name, err)
 	}
 	return ns.Name
+}
+
+// Volume makes storage for a claim of this test: a StorageClass of its own
+// (no provisioner) and one PersistentVolume in it of the given size, backed
+// by a fresh directory on the node (hostPath: the node is this machine),
+// all removed when the test ends. The controller-manager binds a claim of
+// that class to the volume. It returns the class and the directory.
+func (c *Cluster) Volume(t testing.TB, size string) (class, dir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	qty, err := resource.ParseQuantity(size)
+	if err != nil {
+		t.Fatalf("volume size %q: %v", size, err)
+	}
+	dir = t.TempDir()
+	// Open to any user: a lab may run as one that is not root.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatalf("chmod %s: %v", dir, err)
+	}
+	name := namespaceName(t.Name())
+	sc := &storagev1.StorageClass{
+		ObjectMeta:  metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelTest: "true"}},
+		Provisioner: "kubernetes.io/no-provisioner",
+	}
+	if _, err := c.Client.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create storage class: %v", err)
+	}
+	hostPathType := corev1.HostPathDirectory
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelTest: "true"}},
+		Spec: corev1.PersistentVolumeSpec{
+			StorageClassName:              name,
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: qty},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			PersistentVolumeSource: corev1.PersistentVolumeSource{
+				HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &hostPathType},
+			},
+		},
+	}
+	if _, err := c.Client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create persistent volume: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Client.CoreV1().PersistentVolumes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete persistent volume %s: %v", name, err)
+		}
+		if err := c.Client.StorageV1().StorageClasses().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete storage class %s: %v", name, err)
+		}
+	})
+	return name, dir
 }
 
 var notName = regexp.MustCompile(`[^a-z0-9]+`)

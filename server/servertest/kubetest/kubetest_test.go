@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +200,63 @@ func TestNamespaceIsDeletedAfterTheTest(t *testing.T) {
 		t.Fatalf("get namespace %s: %v", ns, err)
 	case got.DeletionTimestamp == nil:
 		t.Fatalf("namespace %s is not being deleted after its test ended", ns)
+	}
+}
+
+// TestVolumeIsBoundAndWritten: a claim of the class that Volume made binds
+// to its volume, and what a pod writes there lands in the directory.
+func TestVolumeIsBoundAndWritten(t *testing.T) {
+	c := kubetest.Connect(t)
+	t.Parallel()
+	ns := c.Namespace(t)
+	class, dir := c.Volume(t, "64Mi")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "workspace", Namespace: ns},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: &class,
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")},
+			},
+		},
+	}
+	if _, err := c.Client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create claim: %v", err)
+	}
+	pod := webPod(c, ns, "writer", nil)
+	pod.Spec.Containers[0].Command = []string{"/bin/sh", "-c", "echo kept > /data/hello"}
+	pod.Spec.Containers[0].ReadinessProbe = nil
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "ws", MountPath: "/data"}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "ws", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "workspace"},
+	}}}
+	if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create pod: %v", err)
+	}
+	core := c.Client.CoreV1().RESTClient()
+	got, err := kubetest.WaitFor(ctx, core, "pods", ns, "writer", &corev1.Pod{}, func(p *corev1.Pod) (bool, error) {
+		if p == nil {
+			return false, fmt.Errorf("pod deleted")
+		}
+		if p.Status.Phase == corev1.PodFailed {
+			return false, fmt.Errorf("pod failed: %s", p.Status.Message)
+		}
+		return p.Status.Phase == corev1.PodSucceeded, nil
+	})
+	if err != nil {
+		t.Fatalf("pod did not succeed: %v; last seen: %+v", err, got.Status)
+	}
+	bound, err := c.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "workspace", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get claim: %v", err)
+	}
+	if bound.Status.Phase != corev1.ClaimBound || bound.Spec.VolumeName != class {
+		t.Errorf("claim is %s to volume %q, want Bound to %q", bound.Status.Phase, bound.Spec.VolumeName, class)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "hello"))
+	if err != nil || string(data) != "kept\n" {
+		t.Fatalf("file written by the pod: %q, %v; want \"kept\\n\"", data, err)
 	}
 }
