@@ -26,8 +26,9 @@
 #   LAB_PG_PORT            its port (55432)
 #   LAB_PG_TIMEZONE        its default time zone (America/Sao_Paulo): not UTC,
 #                          so time-zone bugs show up in tests
-#   LAB_CACHE_DIR          build cache for a Terraform binary and the
-#                          Kubernetes binary (/var/tmp/labrm-cache)
+#   LAB_CACHE_DIR          build cache for a Terraform binary (else in
+#                          ~/.cache/labrm) and the Kubernetes binary (else
+#                          in /var/tmp/labrm-cache)
 #   LAB_KUBE_DIR           the cluster's state, configuration and logs
 #                          (/var/tmp/labrm-kube)
 #   LAB_SKIP_DOCKER=1      do not touch Docker (tests needing it skip, or

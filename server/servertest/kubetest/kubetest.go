@@ -7,6 +7,10 @@
 // Like servertest's other services, a missing or broken cluster skips the
 // test, or fails it when CI=true.
 //
+// The one node is shared by every test of every package, and `go test
+// ./...` runs packages at once: a test must not disturb the node (stop its
+// kubelet, fill it up) while others may be using it.
+//
 // It is a package of its own, not part of servertest, so that only the
 // tests that use Kubernetes link client-go and every Kubernetes API group
 // its scheme registers.
