@@ -310,11 +310,13 @@ kube_get() {
 		"https://127.0.0.1:$KUBE_API_PORT$1"
 }
 
-# node_ok: the node is Ready and has no not-ready/unreachable taint left
+# node_ok [SINCE]: the node is Ready (as the kubelet reported at or after
+# SINCE, an RFC 3339 UTC time, when given: a restarted kubelet's node keeps
+# its old status for a while) and has no not-ready/unreachable taint left
 # (the controller-manager's node lifecycle controller removes them).
 node_ok() {
-	kube_get "/api/v1/nodes/$KUBE_NODE" 2>/dev/null | jq -e '
-		([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length == 1)
+	kube_get "/api/v1/nodes/$KUBE_NODE" 2>/dev/null | jq -e --arg since "${1:-}" '
+		([.status.conditions[]? | select(.type == "Ready" and .status == "True" and .lastHeartbeatTime >= $since)] | length == 1)
 		and ([.spec.taints[]? | select(.key | startswith("node.kubernetes.io/"))] | length == 0)' >/dev/null 2>&1
 }
 
@@ -601,11 +603,15 @@ setup_kubernetes() {
 	ensure_pause_image
 	kube_import_image "$KUBE_PAUSE_IMAGE"
 	kube_import_image "$TEST_IMAGE"
+	local since="" before pid
+	before="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	pid="$(kube_pid kubelet || true)"
 	start_kubelet
-	if ! node_ok; then
+	[[ "$(kube_pid kubelet || true)" == "$pid" ]] || since="$before"
+	if ! node_ok "$since"; then
 		klog "waiting for node $KUBE_NODE to be Ready and untainted"
 		deadline=$((SECONDS + 180))
-		until node_ok; do
+		until node_ok "$since"; do
 			if ((SECONDS >= deadline)); then
 				kube_get "/api/v1/nodes/$KUBE_NODE" 2>&1 | jq -c '{conditions: .status.conditions, taints: .spec.taints}' >&2 || true
 				die "kubernetes: node $KUBE_NODE not Ready within 180s (logs in $KUBE_DIR/log)"
