@@ -7,6 +7,10 @@
 #               image labrm/busybox:test built from busybox-static, since no
 #               image registry is reachable
 #   Terraform   a local binary for acceptance tests; never downloaded
+#   Kubernetes  a single-node cluster (etcd, kube-apiserver,
+#               kube-controller-manager, kube-scheduler, kubelet built from
+#               source through the Go module proxy, cached; a containerd of
+#               its own; CNI bridge); see scripts/kube/testenv.bash
 #
 # Usage:
 #   scripts/testenv.sh                  set up, then print `export ...` lines
@@ -22,10 +26,17 @@
 #   LAB_PG_PORT            its port (55432)
 #   LAB_PG_TIMEZONE        its default time zone (America/Sao_Paulo): not UTC,
 #                          so time-zone bugs show up in tests
-#   LAB_CACHE_DIR          build cache for a Terraform binary
+#   LAB_CACHE_DIR          build cache for a Terraform binary (else in
+#                          ~/.cache/labrm) and the Kubernetes binary (else
+#                          in /var/tmp/labrm-cache)
+#   LAB_KUBE_DIR           the cluster's state, configuration and logs
+#                          (/var/tmp/labrm-kube)
 #   LAB_SKIP_DOCKER=1      do not touch Docker (tests needing it skip, or
 #                          fail under CI=true); likewise LAB_SKIP_POSTGRES=1
 #                          and LAB_SKIP_TERRAFORM=1 (make run uses these)
+#   LAB_SKIP_KUBERNETES=1  do not build or start the Kubernetes cluster
+#                          (implied by LAB_SKIP_DOCKER=1: its images come
+#                          from Docker)
 #   LAB_SKIP_CHROMIUM=1    do not install Chromium (the Swagger UI browser
 #                          test skips, or fails under CI=true)
 
@@ -419,6 +430,13 @@ setup_terraform() {
 	log "terraform: $bin ($("$bin" version 2>/dev/null | head -n1))"
 }
 
+# ---------------------------------------------------------------- Kubernetes
+
+# setup_kubernetes (scripts/kube/testenv.bash) builds, starts or reuses the
+# single-node cluster and sets LAB_TEST_KUBECONFIG.
+# shellcheck source=SCRIPTDIR/kube/testenv.bash
+source "$(dirname "${BASH_SOURCE[0]}")/kube/testenv.bash"
+
 # ------------------------------------------------------------------ Chromium
 
 # ensure_chromium installs Debian's chromium when no Chromium is on the PATH:
@@ -440,10 +458,11 @@ ensure_chromium() {
 
 # One set-up at a time on a machine (two `make test` at once must not both
 # initdb or start dockerd); the second waits and then finds all running.
+# The wait is long enough for a first build of Kubernetes on a busy machine.
 # Daemons started below get `9>&-` so that they do not hold the lock.
 LOCK=/var/tmp/labrm-testenv.lock
 if command -v flock >/dev/null && exec 9>>"$LOCK"; then
-	flock -w 900 9 || die "another scripts/testenv.sh holds $LOCK for 15 minutes"
+	flock -w 1800 9 || die "another scripts/testenv.sh holds $LOCK for 30 minutes"
 fi
 
 exports=()
@@ -469,6 +488,14 @@ else
 		"TF_IN_AUTOMATION=1"
 		"TF_CLI_CONFIG_FILE=/dev/null"
 	)
+fi
+if [[ "${LAB_SKIP_KUBERNETES:-}" == 1 ]]; then
+	log "kubernetes: skipped (LAB_SKIP_KUBERNETES=1)"
+elif [[ "${LAB_SKIP_DOCKER:-}" == 1 ]]; then
+	log "kubernetes: skipped (LAB_SKIP_DOCKER=1: its images come from Docker)"
+else
+	setup_kubernetes
+	[[ -n "${LAB_TEST_KUBECONFIG:-}" ]] && exports+=("LAB_TEST_KUBECONFIG=$LAB_TEST_KUBECONFIG")
 fi
 if [[ "${LAB_SKIP_CHROMIUM:-}" == 1 ]]; then
 	log "chromium: skipped (LAB_SKIP_CHROMIUM=1)"

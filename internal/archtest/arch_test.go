@@ -50,10 +50,9 @@ var fences = []fence{
 		why:  "the Docker engine is one runtime behind the controller's workload interface",
 	},
 	{
-		// No Kubernetes runtime yet: this row keeps client-go out of every
-		// other package until it lands. Name its package here then.
+		// servertest/kubetest drives the test cluster for the tests.
 		deps: []string{"k8s.io/client-go", "k8s.io/api", "k8s.io/apimachinery"},
-		only: []string{"server/kubernetes"},
+		only: []string{"server/kubernetes", "server/servertest"},
 		why:  "Kubernetes is one runtime behind the controller's workload interface",
 	},
 }
