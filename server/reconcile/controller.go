@@ -43,8 +43,8 @@ type Config struct {
 	// (the ledger knows a newer version of it) is looked at again; default
 	// 1s. A lab waiting in the capacity queue is not polled: the ledger
 	// wakes it when its turn may have come.
-	WaitRecheck time.Duration
-	DrainTimeout     time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
+	WaitRecheck  time.Duration
+	DrainTimeout time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
 
 	Logger *slog.Logger
 	Now    func() time.Time

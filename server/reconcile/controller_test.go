@@ -331,7 +331,9 @@ func TestScheduledStart(t *testing.T) {
 func TestCapacityQueueing(t *testing.T) {
 	t.Parallel()
 	h := start(t, func(c *reconcile.Config) { c.Capacity = workload.Resources{MilliCPU: 200, MemoryBytes: 1 << 30} })
-	guaranteed := func(l *api.LabInstanceRequest) { l.Spec.ResourceRequests = &api.ResourceRequests{CPU: "100m", Memory: "32Mi"} }
+	guaranteed := func(l *api.LabInstanceRequest) {
+		l.Spec.ResourceRequests = &api.ResourceRequests{CPU: "100m", Memory: "32Mi"}
+	}
 	h.create("a", guaranteed)
 	h.waitPhase("a", api.PhaseRunning)
 	h.create("b", guaranteed)

@@ -267,7 +267,9 @@ func TestLedgerMatchesRecount(t *testing.T) {
 						g.observe(w.write(x, false), false, w.now, fromRead)
 					}
 				case 6: // a user starts a scheduled lab now (only the stream tells)
-					if l := w.pick(func(l *api.LabInstanceRequest) bool { return phaseIs(api.PhasePending)(l) && l.Spec.ScheduledStartTime != "" }); l != nil {
+					if l := w.pick(func(l *api.LabInstanceRequest) bool {
+						return phaseIs(api.PhasePending)(l) && l.Spec.ScheduledStartTime != ""
+					}); l != nil {
 						x := l.DeepCopy()
 						x.Metadata.Annotations = api.StringMap{api.AnnotationStartRequested: w.now.Format(time.RFC3339)}
 						w.write(x, false)
