@@ -2,10 +2,12 @@ package reconcile
 
 import (
 	"container/heap"
+	"context"
 	"sync"
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/store"
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
@@ -72,6 +74,8 @@ type ledger struct {
 	queue     *rankTree[*ledgerEntry]
 	idle      idleHeap // idle entries, by version, until the stream passes them
 	streamPos int64    // every outbox position at or below this has been observed
+
+	recorded store.Capacity // what the term recorded; set before the ledger is shared
 }
 
 func newLedger(capacity workload.Resources) *ledger {
@@ -414,4 +418,51 @@ func (h *idleHeap) Pop() any {
 	*h = old[:len(old)-1]
 	e.heapIdx = -1
 	return e
+}
+
+// Capacity reports the capacity and the first limit labs of the queue
+// from the ledger of the term this controller leads; ok is false while it
+// does not lead (see CapacityFromStore).
+func (c *Controller) Capacity(limit int) (st api.CapacityStatus, ok bool) {
+	led := c.ledger.Load()
+	if led == nil {
+		return st, false
+	}
+	st = led.status(limit)
+	st.Source = "leader"
+	at := led.recorded.RecordedAt
+	st.RecordedAt, st.RecordedBy = &at, led.recorded.RecordedBy
+	return st, true
+}
+
+// CapacityFromStore computes what the leader's ledger holds from the
+// store alone, for replicas that do not lead: the total the leader
+// recorded at the start of its term, and the labs that wait or hold,
+// through the same ledger code. It reads every such lab: O(n), for a
+// status page, never for admission. api.EUNAVAILABLE before any leader
+// recorded a capacity.
+func CapacityFromStore(ctx context.Context, db *store.DB, limit int, now time.Time) (api.CapacityStatus, error) {
+	rec, found, err := db.RecordedCapacity(ctx)
+	if err != nil {
+		return api.CapacityStatus{}, err
+	}
+	if !found {
+		return api.CapacityStatus{}, api.Errorf(api.EUNAVAILABLE, "capacity unknown: no controller has led yet")
+	}
+	c := &Controller{cfg: Config{Store: db}}
+	led := newLedger(workload.Resources{MilliCPU: rec.MilliCPU, MemoryBytes: rec.MemoryBytes})
+	var labs []*api.LabInstanceRequest
+	for _, p := range []api.Phase{api.PhasePending, api.PhaseProvisioning, api.PhaseRunning, api.PhaseTimeout} {
+		page, _, err := c.listPhase(ctx, p)
+		if err != nil {
+			return api.CapacityStatus{}, err
+		}
+		labs = append(labs, page...)
+	}
+	led.resync(labs, 0, now)
+	st := led.status(limit)
+	st.Source = "store"
+	at := rec.RecordedAt
+	st.RecordedAt, st.RecordedBy = &at, rec.RecordedBy
+	return st, nil
 }
