@@ -106,6 +106,12 @@ func (h *harness) removeContainers() {
 			h.rt.Remove(ctx, c.Name)
 		}
 	}
+	wss, _ := h.rt.ListWorkspaces(ctx)
+	for _, w := range wss {
+		if w.Labels[workload.LabelInstallation] == id {
+			h.rt.RemoveWorkspace(ctx, w.Name)
+		}
+	}
 }
 
 func (h *harness) create(name string, mutate func(*api.LabInstanceRequest)) *api.LabInstanceRequest {
