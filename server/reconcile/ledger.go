@@ -76,6 +76,36 @@ type ledger struct {
 	streamPos int64    // every outbox position at or below this has been observed
 
 	recorded store.Capacity // what the term recorded; set before the ledger is shared
+
+	needs map[requestKey]workload.Resources // parsed requests, by how labs spell them
+}
+
+// requestKey is how a lab spells its requests and limits: few distinct
+// spellings serve a whole class, and parsing them (a regexp and a
+// big.Rat each) would otherwise be most of an admission decision.
+type requestKey struct {
+	req, lim api.Resources
+	hasReq   bool
+}
+
+// maxNeeds bounds the cache of parsed requests.
+const maxNeeds = 4096
+
+// needOf is requests(l), through the cache.
+func (g *ledger) needOf(l *api.LabInstanceRequest) workload.Resources {
+	k := requestKey{lim: l.Spec.EffectiveLimits()}
+	if rr := l.Spec.ResourceRequests; rr != nil {
+		k.req, k.hasReq = *rr, true
+	}
+	if n, ok := g.needs[k]; ok {
+		return n
+	}
+	n := requests(l)
+	if len(g.needs) >= maxNeeds {
+		clear(g.needs)
+	}
+	g.needs[k] = n
+	return n
 }
 
 func newLedger(capacity workload.Resources) *ledger {
@@ -84,6 +114,7 @@ func newLedger(capacity workload.Resources) *ledger {
 		labs:     map[string]*ledgerEntry{},
 		keys:     map[api.Key]string{},
 		queue:    newRankTree(queueLess),
+		needs:    map[requestKey]workload.Resources{},
 	}
 }
 
@@ -95,9 +126,8 @@ const (
 	fromRead                 // a write's result or a fresh read: possibly ahead of the stream
 )
 
-// classify is the state a lab puts the ledger in. Pure.
-func classify(l *api.LabInstanceRequest, deleted bool, now time.Time, capacity workload.Resources) (entryState, workload.Resources) {
-	need := requests(l)
+// classify is the state a lab needing need puts the ledger in. Pure.
+func classify(l *api.LabInstanceRequest, need workload.Resources, deleted bool, now time.Time, capacity workload.Resources) (entryState, workload.Resources) {
 	switch {
 	case deleted, l.Metadata.DeletionTimestamp != nil && len(l.Metadata.Finalizers) == 0:
 		return idle, need // the row is gone
@@ -191,7 +221,7 @@ func (g *ledger) apply(l *api.LabInstanceRequest, deleted bool, now time.Time) {
 		// waits nor holds, and this is that state or an older one.
 		return
 	}
-	st, need := classify(l, deleted, now, g.capacity)
+	st, need := classify(l, g.needOf(l), deleted, now, g.capacity)
 	if e == nil {
 		e = &ledgerEntry{uid: uid, heapIdx: -1}
 		g.labs[uid] = e
@@ -280,7 +310,7 @@ func (g *ledger) decide(l *api.LabInstanceRequest, now time.Time) (decision, []a
 	defer g.mu.Unlock()
 	m := g.mark()
 	g.apply(l, false, now)
-	need := requests(l)
+	need := g.needOf(l)
 	d := decision{need: need, version: l.Metadata.ResourceVersion}
 	e := g.labs[l.Metadata.UID]
 	if !need.Fits(g.capacity) {
