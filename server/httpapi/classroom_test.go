@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/httpapi"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -83,6 +84,21 @@ func exerciseClassroom(t *testing.T, c *specChecker, db *store.DB, base string) 
 	if _, err := db.GetLab(ctx, api.Key{Namespace: "other", Name: "xml-lab"}); !api.IsNotFound(err) {
 		t.Fatalf("xml-lab after its collection delete: %v", err)
 	}
+
+	// Collection writes and workspace deletion need a read-write token.
+	const rw, ro = "rw-token-0123456789abcdef", "ro-token-0123456789abcdef"
+	tokens, err := httpapi.NewTokens([]httpapi.Token{{Secret: rw, Role: httpapi.ReadWrite}, {Secret: ro, Role: httpapi.ReadOnly}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded := specServer(t, httpapi.Config{Store: db, Capacity: specCapacity{}, Workspaces: specWorkspaces{}, Tokens: tokens})
+	c.do(guarded, "DELETE", coll+"?all=true", 401, nil)
+	c.do(guarded, "DELETE", coll+"?all=true&dry_run=true", 403, nil, "Authorization", "Bearer "+ro)
+	c.do(guarded, "POST", coll+"stop?all=true", 403, nil, "Authorization", "Bearer "+ro)
+	c.do(guarded, "DELETE", "/api/workspaces/default/s@university.edu", 403, nil, "Authorization", "Bearer "+ro)
+	c.do(guarded, "GET", "/api/workspaces/", 401, nil)
+	c.do(guarded, "GET", "/api/workspaces/", 200, nil, "Authorization", "Bearer "+ro)
+	c.do(guarded, "POST", coll+"stop?all=true", 200, nil, "Authorization", "Bearer "+rw)
 }
 
 // TestCollectionOperations: delete and stop act on exactly the labs the
