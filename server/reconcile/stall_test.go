@@ -71,7 +71,9 @@ func TestNoStallWithManyWorkers(t *testing.T) {
 		}
 	}
 	for _, k := range big {
-		waitLab(t, db, k, func(l *api.LabInstanceRequest) bool { return l.Status.Phase == api.PhaseRunning || l.Status.Phase == api.PhasePending })
+		waitLab(t, db, k, func(l *api.LabInstanceRequest) bool {
+			return l.Status.Phase == api.PhaseRunning || l.Status.Phase == api.PhasePending
+		})
 	}
 	running := func() (n int) {
 		for _, k := range big {
