@@ -150,7 +150,9 @@ func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.Sche
 			a.MarkdownDescription = fmt.Sprintf("CPU and memory the lab is guaranteed: labd's admission reserves them against the host's capacity, "+
 				"while the container is capped at `resource_limits`; each at most its limit. "+
 				"Defaults to `{ cpu = %q, memory = %q }`, each lowered to the limit where that is smaller, "+
-				"so that 30 labs of a small image fit on a 2-core, 24 GiB host; an amount left out gets its default. Changing them replaces the lab.",
+				"so that 30 labs of a small image fit on a 2-core, 24 GiB host; an amount left out gets its default. "+
+				"Requests above labd's whole capacity are an error at plan time (when labd can be reached then). "+
+				"A lab that does not fit yet waits `PENDING` in labd's queue; apply logs its place (`TF_LOG=INFO`). Changing them replaces the lab.",
 				api.DefaultRequestCPU, api.DefaultRequestMemory)
 			a.Computed = true
 			a.PlanModifiers = []planmodifier.Object{requestsDefault{}, objectplanmodifier.RequiresReplaceIf(requestsChanged,
@@ -170,7 +172,8 @@ func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.Sche
 		}),
 		"workspace": tune(func(a *schema.SingleNestedAttribute) {
 			a.MarkdownDescription = "The student's persistent workspace, mounted in the lab: one per namespace and student, " +
-				"kept when the lab ends and mounted again by the student's later labs in the namespace. Changing it replaces the lab."
+				"kept when the lab ends or is destroyed and mounted again by the student's later labs in the namespace " +
+				"(see the `lab_workspaces` data source). Changing it replaces the lab."
 			a.PlanModifiers = []planmodifier.Object{objectplanmodifier.RequiresReplace()}
 		}),
 		"workspace.mount_path": tune(func(a *schema.StringAttribute) {

@@ -64,8 +64,9 @@ type providerModel struct {
 
 // providerData is handed to every resource and data source.
 type providerData struct {
-	client *client.Client
-	wait   waitConfig
+	client   *client.Client
+	wait     waitConfig
+	capacity capacityCache // labd's total, read once for the plan-time check
 }
 
 func (p *labProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -174,7 +175,7 @@ func (p *labProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *labProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{newLabInstanceRequestDataSource, newLabInstanceRequestsDataSource}
+	return []func() datasource.DataSource{newLabInstanceRequestDataSource, newLabInstanceRequestsDataSource, newLabWorkspacesDataSource}
 }
 
 // tflogHandler sends the client's slog records (retries) to Terraform's

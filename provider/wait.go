@@ -102,9 +102,10 @@ type waiter struct {
 	what    string        // "to be RUNNING", "to be deleted": for messages
 	timeout time.Duration // for the timeout message
 
-	last *api.LabInstanceRequest // latest state seen; nil when gone
-	gone bool
-	rv   int64 // watch from here
+	last   *api.LabInstanceRequest // latest state seen; nil when gone
+	gone   bool
+	rv     int64  // watch from here
+	queued string // the capacity-queue message last logged
 }
 
 // awaitLab returns the lab's state once g is done, g's error, or a timeout
@@ -128,6 +129,7 @@ func (w *waiter) run(ctx context.Context) (*api.LabInstanceRequest, error) {
 	}
 	useWatch, watchFails, gones, polls := true, 0, 0, 0
 	for {
+		w.report(ctx)
 		if done, err := w.judge(); done || err != nil {
 			return w.last, err
 		}
@@ -260,10 +262,40 @@ func (w *waiter) watch(ctx context.Context) (progressed bool, err error) {
 			w.last, w.gone = ev.Object, false
 		}
 		tflog.Trace(ctx, "watch event", map[string]any{"lab": w.key.String(), "type": ev.Type, "phase": w.phase()})
+		w.report(ctx)
 		if done, gerr := w.judge(); done || gerr != nil {
 			return true, nil
 		}
 	}
+}
+
+// queueCondition is the Scheduled=False condition of a lab waiting in
+// labd's capacity queue, or nil.
+func queueCondition(l *api.LabInstanceRequest) *api.Condition {
+	if l == nil || l.Status.Phase != api.PhasePending {
+		return nil
+	}
+	c := l.Condition(api.ConditionScheduled)
+	if c == nil || c.Status != api.ConditionFalse || c.Reason != api.ReasonInsufficientCapacity {
+		return nil
+	}
+	return c
+}
+
+// report logs, at info level, a lab queued for capacity and its place in
+// the queue, each time labd's message about it changes: Terraform shows
+// "Still creating..." meanwhile, and TF_LOG=INFO says why.
+func (w *waiter) report(ctx context.Context) {
+	c := queueCondition(w.last)
+	if c == nil || c.Message == w.queued {
+		return
+	}
+	w.queued = c.Message
+	fields := map[string]any{"lab": w.key.String(), "message": c.Message}
+	if pos, n, ok := api.QueuePosition(c.Message); ok {
+		fields["position"], fields["queued"] = pos, n
+	}
+	tflog.Info(ctx, "lab queued for capacity", fields)
 }
 
 // watchUnsupported: answers that mean this server has no (such) watch.
@@ -309,6 +341,9 @@ func (w *waiter) ctxError(ctx context.Context) error {
 		fmt.Fprintf(&b, "interrupted while waiting for lab %s %s", w.key, w.what)
 	}
 	fmt.Fprintf(&b, "; last phase seen: %s", w.phase())
+	if queueCondition(w.last) != nil {
+		b.WriteString(", queued for capacity")
+	}
 	if l := w.last; l != nil {
 		for _, t := range []string{api.ConditionScheduled, api.ConditionReady} {
 			if c := l.Condition(t); c != nil && c.Status != api.ConditionTrue && (c.Reason != "" || c.Message != "") {
@@ -319,6 +354,10 @@ func (w *waiter) ctxError(ctx context.Context) error {
 		if len(l.Metadata.Finalizers) > 0 && l.Metadata.DeletionTimestamp != nil {
 			fmt.Fprintf(&b, "; finalizers still pending: %s", strings.Join(l.Metadata.Finalizers, ", "))
 		}
+	}
+	if queueCondition(w.last) != nil {
+		b.WriteString(". labd's GET /api/status/capacity shows the queue and what is reserved; " +
+			"end or delete labs to free capacity, ask for smaller resource_requests, or raise timeouts.create")
 	}
 	return errors.New(b.String())
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/client"
@@ -329,5 +332,50 @@ func TestWaitPendingReturnsAtOnce(t *testing.T) {
 	l, err := awaitLab(t.Context(), c, fastWait, key1, f.current(), time.Second, "to be PENDING", untilPhase(key1, api.PhasePending))
 	if err != nil || l.Status.Phase != api.PhasePending || f.gets.Load()+f.watches.Load() != 0 {
 		t.Fatalf("wait = %v, %v after %d requests; want PENDING at once", l, err, f.gets.Load()+f.watches.Load())
+	}
+}
+
+// TestWaitQueuedForCapacity: while labd keeps the lab in its capacity
+// queue, the wait logs its place each time it changes; a timeout there
+// quotes the condition and says where to look.
+func TestWaitQueuedForCapacity(t *testing.T) {
+	t.Parallel()
+	f, c := newFakeLabd(t, api.PhasePending)
+	queue := func(pos int) {
+		f.mu.Lock()
+		l := f.lab.DeepCopy()
+		l.SetCondition(api.Condition{Type: api.ConditionScheduled, Status: api.ConditionFalse, Reason: api.ReasonInsufficientCapacity,
+			Message: api.QueueMessage(pos, 12, "labs are ahead of it; it needs cpu 1, memory 2Gi")}, time.Now())
+		l.Metadata.ResourceVersion++
+		f.lab = l
+		f.mu.Unlock()
+		f.events <- api.WatchEvent{Type: api.WatchModified, Object: l}
+	}
+	var logs bytes.Buffer
+	ctx := tflogtest.RootLogger(t.Context(), &logs)
+	ctx, cancel := context.WithTimeout(ctx, 600*time.Millisecond)
+	defer cancel()
+	go func() {
+		queue(7)
+		time.Sleep(100 * time.Millisecond)
+		queue(3)
+	}()
+	_, err := awaitLab(ctx, c, fastWait, key1, f.current(), 600*time.Millisecond, "to be RUNNING", untilPhase(key1, api.PhaseRunning))
+	if err == nil || !strings.Contains(err.Error(), "last phase seen: PENDING, queued for capacity (Scheduled=False InsufficientCapacity: position 3 of 12 in the capacity queue") ||
+		!strings.Contains(err.Error(), "/api/status/capacity") {
+		t.Fatalf("err = %v; want a timeout quoting the queue condition", err)
+	}
+	entries, err := tflogtest.MultilineJSONDecode(&logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var positions []any
+	for _, e := range entries {
+		if e["@message"] == "lab queued for capacity" {
+			positions = append(positions, e["position"])
+		}
+	}
+	if len(positions) != 2 || positions[0] != float64(7) || positions[1] != float64(3) {
+		t.Fatalf("queue positions logged: %v; want 7 then 3 (logs: %s)", positions, logs.String())
 	}
 }

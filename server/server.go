@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	sources := metrics.Sources{Bookmarks: db.Bookmarks, Phases: db.CountByPhase}
 	var cp *controlPlane
+	apiCfg.Capacity = capacity{db: db}
 	if cfg.Controller {
 		cp, err = newControlPlane(cfg, db, m)
 		if err != nil {
@@ -135,6 +136,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		apiCfg.ControlPlane = cp.ops()
+		apiCfg.Capacity = capacity{db: db, ctrl: cp.ctrl}
+		apiCfg.Workspaces = workspaces{db: db, engine: cp.engine}
 		apiCfg.Ready = map[string]func(context.Context) error{"docker": cp.engine.Ping}
 		sources.QueueDepth = cp.ctrl.QueueDepth
 	}

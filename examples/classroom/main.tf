@@ -1,6 +1,10 @@
 # One lab per student, for a whole class: `terraform apply` returns when
 # every lab is RUNNING and prints where each student finds theirs;
 # `terraform destroy` returns when every lab and its container are gone.
+# Each lab is guaranteed a small share of the host (resource_requests, what
+# labd reserves when it admits the lab) and may use up to its limits, so a
+# whole class fits on one machine; each student's files live in a
+# workspace that the next lab of the course finds again.
 
 terraform {
   required_providers {
@@ -33,7 +37,23 @@ resource "lab_instance_request" "lab" {
     memory = var.memory
   }
 
+  resource_requests = {
+    cpu    = var.request_cpu
+    memory = var.request_memory
+  }
+
+  # The student's workspace in this course's namespace: created by their
+  # first lab, mounted by every later one, kept when labs end.
+  workspace = {
+    mount_path = var.workspace_path
+  }
+
   labels = {
     course = var.course
   }
+}
+
+data "lab_workspaces" "class" {
+  namespace  = "default"
+  depends_on = [lab_instance_request.lab]
 }

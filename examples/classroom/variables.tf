@@ -36,13 +36,31 @@ variable "duration_minutes" {
 }
 
 variable "cpu" {
-  description = "CPU limit of each lab container, in cores."
+  description = "CPU limit of each lab container, in cores: what it may use at most."
   type        = string
-  default     = "0.1"
+  default     = "0.5"
 }
 
 variable "memory" {
   description = "Memory limit of each lab container."
   type        = string
-  default     = "32Mi"
+  default     = "256Mi"
+}
+
+variable "request_cpu" {
+  description = "CPU each lab is guaranteed: what labd reserves against the host's capacity when it admits the lab. At most cpu."
+  type        = string
+  default     = "50m"
+}
+
+variable "request_memory" {
+  description = "Memory each lab is guaranteed. At most memory."
+  type        = string
+  default     = "64Mi"
+}
+
+variable "workspace_path" {
+  description = "Where each student's persistent workspace is mounted in their lab."
+  type        = string
+  default     = "/home/student"
 }

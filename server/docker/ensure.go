@@ -143,6 +143,11 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 		secs := seconds(spec.StopTimeout)
 		cfg.StopTimeout = &secs
 	}
+	if spec.Workspace != nil {
+		if err := r.ensureWorkspace(ctx, spec.Workspace); err != nil {
+			return "", err
+		}
+	}
 	hc := r.hostConfig(spec, img)
 	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
 	if err != nil {
@@ -158,7 +163,9 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 }
 
 // hostConfig is where the lab's limits and isolation are set: CPU, memory
-// (no swap beyond it), process count, no privileges, no host mounts, no
+// (no swap beyond it; requests are the controller's business, Docker
+// reserves nothing), process count, no privileges, no host mounts (only
+// the student's workspace volume), no
 // restart (an exit is for the controller to judge), ports published on
 // ephemeral host ports, and bounded log files.
 func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *container.HostConfig {
@@ -178,6 +185,7 @@ func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *cont
 		CapDrop:         capDrop,
 		SecurityOpt:     []string{"no-new-privileges:true"},
 		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		Mounts:          workspaceMounts(spec),
 		LogConfig: container.LogConfig{
 			Type:   "json-file",
 			Config: map[string]string{"max-size": "10m", "max-file": "2"},

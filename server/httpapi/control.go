@@ -73,11 +73,10 @@ func (s *Server) request(c *gin.Context, ask func(l *api.LabInstanceRequest, now
 }
 
 // labLogs is GET .../{name}/logs?lines=N: the container's output as
-// text/plain, 409 when the lab has no container.
+// text/plain, 409 when the lab has no container. An ended lab's container
+// is removed once its last output is saved in the store: that is served,
+// by any replica.
 func (s *Server) labLogs(c *gin.Context) {
-	if !s.needControlPlane(c) {
-		return
-	}
 	key, err := labKey(c)
 	if err != nil {
 		s.writeError(c, err)
@@ -98,6 +97,15 @@ func (s *Server) labLogs(c *gin.Context) {
 	l, err := s.store.GetLab(c.Request.Context(), key)
 	if err != nil {
 		s.writeError(c, err)
+		return
+	}
+	if served, err := s.savedLogs(c, l, int(lines)); served || err != nil {
+		if err != nil {
+			s.writeError(c, err)
+		}
+		return
+	}
+	if !s.needControlPlane(c) {
 		return
 	}
 	if l.Status.ContainerID == "" {

@@ -371,7 +371,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 		}
 		// The collection answers with and without the trailing slash; the
 		// document names it once.
-		if r.Path == "/api/lab-instances" {
+		if r.Path == "/api/lab-instances" || r.Path == "/api/workspaces" {
 			key += "/"
 		}
 		routed[key] = true
@@ -470,6 +470,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		base := specServer(t, httpapi.Config{
 			Store:          db,
 			ControlPlane:   specController{since: time.Now().Add(-time.Minute)},
+			Capacity:       specCapacity{},
+			Workspaces:     specWorkspaces{},
 			Metrics:        m,
 			MetricsHandler: m.Handler(),
 		})
@@ -477,6 +479,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		exerciseStatus(t, c, db, base)
 		exerciseAuth(t, c, db)
 		exerciseDocument(c, base)
+		exerciseClassroom(t, c, db, base)
 		c.checkCoverage(400, 401, 403, 404, 406, 409, 410, 413, 415, 422, 428, 503)
 	})
 }

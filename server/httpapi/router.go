@@ -37,7 +37,9 @@ func (s *Server) router() *gin.Engine {
 	for _, p := range []string{"", "/"} {
 		labs.POST(p, s.createLab)
 		labs.GET(p, s.listLabs)
+		labs.DELETE(p, s.deleteLabs)
 	}
+	labs.POST("/stop", s.stopLabs)
 	labs.GET("/:name", s.getLab)
 	labs.PUT("/:name", s.replaceLab)
 	labs.PATCH("/:name", s.patchLab)
@@ -47,6 +49,12 @@ func (s *Server) router() *gin.Engine {
 	labs.POST("/:name/stop", s.stopLab)
 	labs.GET("/:name/logs", s.labLogs)
 
+	workspaces := e.Group("/api/workspaces", s.requireToken(scopeAPI))
+	for _, p := range []string{"", "/"} {
+		workspaces.GET(p, s.listWorkspaces)
+	}
+	workspaces.DELETE("/:namespace/:student", s.deleteWorkspace)
+
 	status := e.Group("/api/status")
 	status.GET("/health", s.health)
 	status.GET("/ready", s.ready)
@@ -55,6 +63,7 @@ func (s *Server) router() *gin.Engine {
 	monitoring.GET("/bookmarks", s.bookmarks)
 	monitoring.GET("/status", s.systemStatus)
 	monitoring.GET("/finalizers", s.finalizers)
+	monitoring.GET("/capacity", s.capacity)
 	if s.cfg.MetricsHandler != nil {
 		monitoring.GET("/metrics", gin.WrapH(s.cfg.MetricsHandler))
 	}

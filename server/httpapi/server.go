@@ -74,6 +74,7 @@ type Store interface {
 	CountByPhase(ctx context.Context) (map[api.Phase]int64, error)
 	CountDeleting(ctx context.Context) (int64, error)
 	Counters(ctx context.Context) (map[string]int64, error)
+	LabLogs(ctx context.Context, uid string) (store.LabLogs, bool, error)
 	Ping(ctx context.Context) error
 }
 
@@ -94,6 +95,10 @@ type Config struct {
 	// ControlPlane serves logs, leader status and this replica's queue
 	// and finalizer counts; optional.
 	ControlPlane ControlPlane
+	// Capacity answers GET /api/status/capacity and Workspaces the
+	// workspace routes; optional (503 without).
+	Capacity   CapacityReader
+	Workspaces Workspaces
 
 	// Metrics, if set, is told about every request; MetricsHandler serves
 	// GET /api/status/metrics.

@@ -119,7 +119,8 @@ func TestRoutes(t *testing.T) {
 	if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "PATCH") {
 		t.Fatalf("Allow %q", allow)
 	}
-	e.do("DELETE", "/api/lab-instances/", "").problem(t, http.StatusMethodNotAllowed, "method_not_allowed")
+	// The collection answers DELETE (a collection delete) but not PUT.
+	e.do("PUT", "/api/lab-instances/", "").problem(t, http.StatusMethodNotAllowed, "method_not_allowed")
 	// Bad names are 400 naming the parameter, before the store is asked.
 	wantField(t, e.do("GET", "/api/lab-instances/Bad_Name", "").problem(t, http.StatusBadRequest, api.EBADREQUEST), "name")
 	wantField(t, e.do("GET", "/api/lab-instances/ok?namespace=Bad_NS", "").problem(t, http.StatusBadRequest, api.EBADREQUEST), "namespace")

@@ -273,6 +273,18 @@ func (c *countingEngine) List(ctx context.Context) ([]workload.Status, error) {
 	return out, err
 }
 
+func (c *countingEngine) ListWorkspaces(ctx context.Context) ([]workload.Workspace, error) {
+	out, err := c.e.ListWorkspaces(ctx)
+	c.count("list_workspaces", err)
+	return out, err
+}
+
+func (c *countingEngine) RemoveWorkspace(ctx context.Context, name string) error {
+	err := c.e.RemoveWorkspace(ctx, name)
+	c.count("remove_workspace", err)
+	return err
+}
+
 func (c *countingEngine) Capacity(ctx context.Context) (workload.Resources, error) {
 	r, err := c.e.Capacity(ctx)
 	c.count("capacity", err)

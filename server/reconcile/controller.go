@@ -39,8 +39,12 @@ type Config struct {
 	ResyncPeriod     time.Duration // full re-enqueue; default 5m
 	GCInterval       time.Duration // orphan-workload sweep; default 1m
 	GCGrace          time.Duration // orphans younger than this are left alone; default 2m
-	WaitRecheck      time.Duration // a lab waiting for capacity is looked at again after this; default 30s
-	DrainTimeout     time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
+	// WaitRecheck is how soon a lab whose admission could not be decided
+	// (the ledger knows a newer version of it) is looked at again; default
+	// 1s. A lab waiting in the capacity queue is not polled: the ledger
+	// wakes it when its turn may have come.
+	WaitRecheck  time.Duration
+	DrainTimeout time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -74,7 +78,7 @@ func (c *Config) setDefaults() {
 	c.ResyncPeriod = cmp.Or(c.ResyncPeriod, 5*time.Minute)
 	c.GCInterval = cmp.Or(c.GCInterval, time.Minute)
 	c.GCGrace = cmp.Or(c.GCGrace, 2*time.Minute)
-	c.WaitRecheck = cmp.Or(c.WaitRecheck, 30*time.Second)
+	c.WaitRecheck = cmp.Or(c.WaitRecheck, time.Second)
 	c.DrainTimeout = cmp.Or(c.DrainTimeout, c.StopTimeout+10*time.Second)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	if c.Now == nil {
@@ -104,8 +108,7 @@ type Controller struct {
 	epoch        atomic.Int64
 	installation string // the store's id, on every workload's labels
 
-	admitMu     sync.Mutex         // admission reads capacity and writes as one step
-	capacity    workload.Resources // the current term's; guarded by admitMu
+	ledger      atomic.Pointer[ledger] // the current term's admission ledger; nil while not leading
 	finalizing  atomic.Int64
 	lastFailure sync.Map // api.Key -> string: dedupes reconciliation.failed events
 }
@@ -162,10 +165,22 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 		return err
 	}
 	c.installation = id
-	c.admitMu.Lock()
-	c.capacity = capacity
-	c.admitMu.Unlock()
 	c.epoch.Store(term.Epoch)
+	// The admission ledger, from the labs that wait or hold now; the
+	// outbox stream keeps it current from here (see ledger.go).
+	led := newLedger(capacity)
+	if err := c.resyncLedger(ctx, led); err != nil {
+		return err
+	}
+	led.recorded = store.Capacity{MilliCPU: capacity.MilliCPU, MemoryBytes: capacity.MemoryBytes, RecordedBy: term.Holder, RecordedAt: c.cfg.Now().UTC()}
+	if err := c.cfg.Store.RecordCapacity(ctx, led.recorded, c.fence()); err != nil {
+		if api.ErrorCode(err) == api.EFENCED {
+			return api.Errorf(api.EFENCED, "controller stopped: a newer leader term exists")
+		}
+		return err
+	}
+	c.ledger.Store(led)
+	defer c.ledger.Store(nil)
 	q := NewQueue()
 	q.OnGet = c.cfg.Observer.QueueWait
 	c.mu.Lock()
@@ -182,13 +197,27 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	// every lab, then continue from the floor.
 	w := outbox.NewWatcher(c.cfg.Store, outbox.Config{
 		Name: api.ControllerWatcher, Logger: c.cfg.Logger, PollInterval: 2 * time.Second,
-		OnExpired: func(ctx context.Context, _ *outbox.ExpiredError) error { return c.enqueueAll(ctx, q) },
+		OnExpired: func(ctx context.Context, _ *outbox.ExpiredError) error {
+			if err := c.resyncLedger(ctx, led); err != nil {
+				return err
+			}
+			return c.enqueueAll(ctx, q)
+		},
 	}, func(ctx context.Context, tx *store.Tx, events []store.Event) error {
+		labs := make([]*api.LabInstanceRequest, 0, len(events))
+		deleted := make([]bool, 0, len(events))
+		var pos int64
 		for _, ev := range events {
 			if api.WatchType(ev.Type) != "" {
 				q.Add(ev.Key)
 			}
+			if ev.Object != nil {
+				labs = append(labs, ev.Object)
+				deleted = append(deleted, ev.Type == api.EventDeleted)
+			}
+			pos = max(pos, ev.Position)
 		}
+		c.wake(led.observeStream(labs, deleted, pos, c.cfg.Now()))
 		return nil
 	})
 
@@ -267,23 +296,40 @@ func (c *Controller) enqueueAll(ctx context.Context, q *Queue) error {
 	}
 }
 
-// enqueuePending queues the labs waiting to start, after capacity was
-// released.
-func (c *Controller) enqueuePending(ctx context.Context) {
+// wake queues the labs the ledger says should look at the capacity queue
+// again.
+func (c *Controller) wake(keys []api.Key) {
+	if len(keys) == 0 {
+		return
+	}
 	c.mu.Lock()
 	q := c.queue
 	c.mu.Unlock()
 	if q == nil {
 		return
 	}
-	labs, err := c.listPhase(ctx, api.PhasePending)
-	if err != nil {
-		c.cfg.Logger.Warn("queue pending labs", "err", err)
-		return
+	for _, k := range keys {
+		q.Add(k)
 	}
-	for _, l := range labs {
-		q.Add(l.Key())
+}
+
+// resyncLedger lists the labs that wait for capacity or hold it and
+// reconciles the ledger with them (ledger.resync).
+func (c *Controller) resyncLedger(ctx context.Context, led *ledger) error {
+	var labs []*api.LabInstanceRequest
+	pos := int64(-1)
+	for _, p := range []api.Phase{api.PhasePending, api.PhaseProvisioning, api.PhaseRunning, api.PhaseTimeout} {
+		page, first, err := c.listPhase(ctx, p)
+		if err != nil {
+			return fmt.Errorf("build the admission ledger: %w", err)
+		}
+		labs = append(labs, page...)
+		if pos < 0 || first < pos {
+			pos = first
+		}
 	}
+	c.wake(led.resync(labs, pos, c.cfg.Now()))
+	return nil
 }
 
 func (c *Controller) work(ctx context.Context, q *Queue) error {
@@ -376,19 +422,25 @@ func (c *Controller) fence() store.WriteOptions { return store.WriteOptions{Fenc
 // Epoch is the leader epoch the controller writes under (0 when idle).
 func (c *Controller) Epoch() int64 { return c.epoch.Load() }
 
-func (c *Controller) listPhase(ctx context.Context, phase api.Phase) ([]*api.LabInstanceRequest, error) {
+// listPhase lists every lab in a phase, page by page, and the position of
+// the first page (every change after it is in the outbox stream).
+func (c *Controller) listPhase(ctx context.Context, phase api.Phase) ([]*api.LabInstanceRequest, int64, error) {
 	var out []*api.LabInstanceRequest
+	first := int64(-1)
 	opts := store.ListOptions{Phase: phase, Limit: store.MaxListLimit}
 	for {
 		list, err := c.cfg.Store.ListLabs(ctx, opts)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
+		}
+		if first < 0 {
+			first = list.Metadata.ResourceVersion
 		}
 		for i := range list.Items {
 			out = append(out, &list.Items[i])
 		}
 		if list.Metadata.Continue == "" {
-			return out, nil
+			return out, first, nil
 		}
 		opts.Continue = list.Metadata.Continue
 	}

@@ -106,6 +106,12 @@ func (h *harness) removeContainers() {
 			h.rt.Remove(ctx, c.Name)
 		}
 	}
+	wss, _ := h.rt.ListWorkspaces(ctx)
+	for _, w := range wss {
+		if w.Labels[workload.LabelInstallation] == id {
+			h.rt.RemoveWorkspace(ctx, w.Name)
+		}
+	}
 }
 
 func (h *harness) create(name string, mutate func(*api.LabInstanceRequest)) *api.LabInstanceRequest {
@@ -169,7 +175,9 @@ func TestLabRunsAndCompletes(t *testing.T) {
 	if l.Status.ContainerID == "" || l.Status.StartedAt == nil || !strings.HasPrefix(l.Status.AccessURL, "http://127.0.0.1:") {
 		t.Fatalf("RUNNING without container facts: %+v", l.Status)
 	}
-	if l.Status.ResourceAllocation["cpu"] != "100m" || l.Status.ResourceAllocation["memory"] != "32Mi" {
+	// Admission reserved the requests (defaulted: 50m, and the 32Mi limit
+	// where the default 256Mi request is above it), not the limits.
+	if l.Status.ResourceAllocation["cpu"] != "50m" || l.Status.ResourceAllocation["memory"] != "32Mi" {
 		t.Fatalf("allocation = %v", l.Status.ResourceAllocation)
 	}
 	if !l.Metadata.HasFinalizer(api.Finalizer) || l.Status.ObservedGeneration != l.Metadata.Generation {
@@ -249,9 +257,23 @@ func TestLabTimesOut(t *testing.T) {
 	if got := phases(l); got != "PENDING>PROVISIONING PROVISIONING>RUNNING RUNNING>TIMEOUT TIMEOUT>COMPLETED" {
 		t.Fatalf("transitions = %s", got)
 	}
-	ctr, err := h.rt.Inspect(context.Background(), workload.Name(l.Metadata.UID))
-	if err != nil || ctr.State == workload.Running {
-		t.Fatalf("container after timeout: state=%v err=%v", ctr.State, err)
+	// An ended lab keeps no container once its cleanup ran.
+	h.waitNoContainer(l.Metadata.UID)
+}
+
+// waitNoContainer waits (bounded) until the lab uid's container is gone.
+func (h *harness) waitNoContainer(uid string) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := h.rt.Inspect(context.Background(), workload.Name(uid))
+		if errors.Is(err, workload.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("container of lab %s still there after 30s (%v)", uid, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -315,11 +337,14 @@ func TestScheduledStart(t *testing.T) {
 func TestCapacityQueueing(t *testing.T) {
 	t.Parallel()
 	h := start(t, func(c *reconcile.Config) { c.Capacity = workload.Resources{MilliCPU: 200, MemoryBytes: 1 << 30} })
-	h.create("a", nil)
+	guaranteed := func(l *api.LabInstanceRequest) {
+		l.Spec.ResourceRequests = &api.ResourceRequests{CPU: "100m", Memory: "32Mi"}
+	}
+	h.create("a", guaranteed)
 	h.waitPhase("a", api.PhaseRunning)
-	h.create("b", nil)
+	h.create("b", guaranteed)
 	h.waitPhase("b", api.PhaseRunning)
-	h.create("c", nil)
+	h.create("c", guaranteed)
 	c := h.waitFor("c", "capacity condition", func(l *api.LabInstanceRequest) bool {
 		cond := l.Condition(api.ConditionScheduled)
 		return cond != nil && cond.Reason == "InsufficientCapacity"
@@ -327,7 +352,10 @@ func TestCapacityQueueing(t *testing.T) {
 	if c.Status.Phase != api.PhasePending {
 		t.Fatalf("c = %s while the host is full", c.Status.Phase)
 	}
-	h.create("too-big", func(l *api.LabInstanceRequest) { l.Spec.ResourceLimits.CPU = "1" })
+	h.create("too-big", func(l *api.LabInstanceRequest) {
+		l.Spec.ResourceLimits.CPU = "1"
+		l.Spec.ResourceRequests = &api.ResourceRequests{CPU: "1", Memory: "32Mi"}
+	})
 	big := h.waitPhase("too-big", api.PhaseFailed)
 	if !strings.Contains(big.Status.ErrorMessage, "host has only") {
 		t.Fatalf("too-big error = %q", big.Status.ErrorMessage)

@@ -14,10 +14,11 @@
 // a pure function, plan, table-tested without a database or an engine; the
 // rest of Reconcile gathers its inputs and carries out its step.
 //
-//	PENDING       waits for scheduled_start_time and for capacity (first come
-//	              first served against the engine's CPU and memory, or the
-//	              configured capacity; a lab that asks for more than the
-//	              whole capacity fails) → PROVISIONING
+//	PENDING       waits for scheduled_start_time and for capacity: its
+//	              resource_requests, first come first served against the
+//	              engine's CPU and memory or the configured capacity, decided
+//	              from the admission ledger (ledger.go); a lab that asks for
+//	              more than the whole capacity fails → PROVISIONING
 //	PROVISIONING  creates and starts the workload → RUNNING (container_id,
 //	              started_at, access_url); a permanent engine failure
 //	              (image unavailable) or no start within ProvisionTimeout
@@ -26,6 +27,9 @@
 //	              past duration_minutes → TIMEOUT; stop request → COMPLETED
 //	TIMEOUT       stops the workload → COMPLETED (FAILED if stopping keeps
 //	              failing)
+//	COMPLETED,    the clean-up saves the workload's last 64 KiB of output in
+//	FAILED        the store, then removes the workload; the student's
+//	              workspace keeps the files
 //
 // Every write is conditional on the version the decision was made on (a
 // newer version means: decide again) and fenced by the leader epoch, and
@@ -42,7 +46,9 @@
 // off per key on errors (5 ms doubling to 5 min) and schedules time-based
 // work (scheduled start, expiry, probes) with AddAfter. Keys come from the
 // controller's outbox watcher (milliseconds after a change), from a
-// periodic resync of every lab, and from capacity being released. A
+// periodic resync of every lab, and from the admission ledger, which wakes
+// the head of the capacity queue when capacity is released or the head
+// changes (a lab waiting in the queue is not polled). A
 // watcher bookmark found below the outbox's retention floor cannot tell
 // which changes it missed: every lab is queued, then the watcher continues
 // from the floor.
@@ -57,7 +63,9 @@
 // workers as one group (internal/group): if one fails, the others stop and
 // Run returns its error; leader election starts a new term. Reconciles in
 // flight when Run stops are drained for up to DrainTimeout. The capacity
-// is read from the engine, where not configured, each time Run starts.
+// is read from the engine, where not configured, each time Run starts,
+// recorded in the store (every replica reports it), and the admission
+// ledger rebuilt from the store before any work starts.
 //
 // A write that finds a newer leader term (api.EFENCED) stops the
 // controller: this replica is no longer the leader.

@@ -35,6 +35,14 @@ type Engine interface {
 	// stderr); lines <= 0 means all. workload.ErrNotFound if there is no
 	// such workload.
 	Logs(ctx context.Context, name string, lines int) (string, error)
+	// ListWorkspaces reports every workspace (workload.KindWorkspace)
+	// labelled managed-by=labd, of any installation. Ensure creates a
+	// workspace on first use, when its Spec has a Workspace.
+	ListWorkspaces(ctx context.Context) ([]workload.Workspace, error)
+	// RemoveWorkspace removes a workspace and the files in it. Not found
+	// is success; one that a workload still mounts is an error wrapping
+	// workload.ErrInUse.
+	RemoveWorkspace(ctx context.Context, name string) error
 	// Capacity is what the engine offers labs in total (a host's CPUs and
 	// memory; a cluster's allocatable).
 	Capacity(ctx context.Context) (workload.Resources, error)

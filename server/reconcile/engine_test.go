@@ -73,7 +73,7 @@ func TestCapacityFromEngine(t *testing.T) {
 		key := api.Key{Namespace: "default", Name: name}
 		if _, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: name, Namespace: "default"},
 			Spec: api.Spec{LabTemplate: "img", StudentEmail: "s@u.edu", DurationMinutes: 5,
-				ResourceLimits: &api.ResourceLimits{CPU: cpu, Memory: memory}}}); err != nil {
+				ResourceLimits: &api.ResourceLimits{CPU: cpu, Memory: memory}, ResourceRequests: &api.ResourceRequests{CPU: cpu, Memory: memory}}}); err != nil {
 			t.Fatal(err)
 		}
 		return key

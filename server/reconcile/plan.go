@@ -23,7 +23,7 @@ const (
 	stepFail                     // something went wrong for good
 	stepTimeout                  // RUNNING past its duration
 	stepStop                     // TIMEOUT or a stop request: stop, then COMPLETED
-	stepCleanup                  // finished: workload still running or allocation held
+	stepCleanup                  // finished: workload still there or allocation held
 )
 
 var stepNames = [...]string{"none", "add-finalizer", "finalize", "wait", "admit", "provision", "running",
@@ -103,7 +103,9 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 		return action{step: stepStop, reason: "DurationExceeded", message: fmt.Sprintf("stopped after its %d minutes", lab.Spec.DurationMinutes)}
 
 	case api.PhaseCompleted, api.PhaseFailed:
-		if (ctr != nil && ctr.State == workload.Running) || len(st.ResourceAllocation) > 0 {
+		// An ended lab keeps no workload: its output is saved, then the
+		// workload removed (the workspace keeps the files).
+		if ctr != nil || len(st.ResourceAllocation) > 0 {
 			return action{step: stepCleanup, reason: "Finished"}
 		}
 	}

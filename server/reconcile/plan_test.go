@@ -86,7 +86,7 @@ func TestPlan(t *testing.T) {
 		{"running, vanished", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), nil, stepFail, "ContainerVanished", 0},
 		{"running, stop requested", labIn(api.PhaseRunning, annotate(api.AnnotationStopRequested)), running(), stepStop, "StoppedByUser", 0},
 		{"timeout stops", labIn(api.PhaseTimeout), running(), stepStop, "DurationExceeded", 0},
-		{"completed, quiet", labIn(api.PhaseCompleted), exitedWith(0), stepNone, "", 0},
+		{"completed, container exited: kept output, removed", labIn(api.PhaseCompleted), exitedWith(0), stepCleanup, "Finished", 0},
 		{"completed, no container", labIn(api.PhaseCompleted), nil, stepNone, "", 0},
 		{"failed, container still running", labIn(api.PhaseFailed), running(), stepCleanup, "Finished", 0},
 		{"failed, allocation held", labIn(api.PhaseFailed, allocated), nil, stepCleanup, "Finished", 0},

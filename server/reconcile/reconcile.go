@@ -22,10 +22,16 @@ import (
 func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error) {
 	lab, err := c.cfg.Store.GetLab(ctx, req.Key)
 	if api.IsNotFound(err) {
+		if led := c.ledger.Load(); led != nil {
+			c.wake(led.forgetKey(req.Key))
+		}
 		return Result{}, nil // gone; the GC removes any container left behind
 	}
 	if err != nil {
 		return Result{}, err
+	}
+	if led := c.ledger.Load(); led != nil {
+		c.wake(led.observe(lab, false, c.cfg.Now(), fromRead))
 	}
 	var ctr *workload.Status
 	if lab.Status.Phase != api.PhasePending || lab.Metadata.DeletionTimestamp != nil {
@@ -76,19 +82,7 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 	case stepStop:
 		return c.stop(ctx, lab, act, now)
 	case stepCleanup:
-		if ctr != nil && ctr.State == workload.Running {
-			if err := c.cfg.Engine.Stop(ctx, ctr.Name, c.cfg.StopTimeout); err != nil {
-				return Result{}, fmt.Errorf("stop container: %w", err)
-			}
-		}
-		err := c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
-			x.Status.ResourceAllocation = nil
-			return nil
-		})
-		if err == nil {
-			c.enqueuePending(ctx)
-		}
-		return Result{}, err
+		return Result{}, c.cleanup(ctx, lab, ctr)
 	}
 	// Nothing to do but record that this generation has been seen.
 	if lab.Status.ObservedGeneration != lab.Metadata.Generation {
@@ -106,7 +100,9 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 func (c *Controller) write(ctx context.Context, lab *api.LabInstanceRequest, message string, mutate store.Mutator) error {
 	seen := lab.Metadata.Generation
 	opts := store.WriteOptions{ExpectedVersion: lab.Metadata.ResourceVersion, Fence: c.epoch.Load()}
-	return c.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+	var written *api.LabInstanceRequest
+	err := c.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		written = nil
 		out, err := tx.UpdateLab(ctx, lab.Key(), opts, func(x *api.LabInstanceRequest) error {
 			if err := mutate(x); err != nil {
 				return err
@@ -120,38 +116,55 @@ func (c *Controller) write(ctx context.Context, lab *api.LabInstanceRequest, mes
 		if message == "" {
 			message = string(out.Status.Phase)
 		}
+		written = out
 		return tx.AppendEvent(ctx, out, api.EventReconciled, message, opts)
 	})
+	if err == nil && written != nil {
+		c.settle(written)
+	}
+	return err
 }
 
-// admit moves a PENDING lab to PROVISIONING if the host has room for it,
-// first come first served. Reading the capacity and writing the decision
-// happen under one lock, and only the leader admits, so two labs cannot
-// both take the last slot.
+// settle tells the ledger what a write committed, at once: capacity a lab
+// released is free for the next decision, before the outbox stream
+// delivers the change.
+func (c *Controller) settle(written *api.LabInstanceRequest) {
+	if led := c.ledger.Load(); led != nil {
+		c.wake(led.observe(written, false, c.cfg.Now(), fromRead))
+	}
+}
+
+// admit moves a PENDING lab to PROVISIONING if it is at the head of the
+// capacity queue and fits in what is free (ledger.decide, then the pure
+// admit). The ledger reserves the lab's requests before the write, so
+// that the next lab in the queue can be decided at once; a failed write
+// gives them back. Only the leader admits.
 func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
-	c.admitMu.Lock()
-	defer c.admitMu.Unlock()
-	view, err := c.capacityView(ctx, now)
-	if err != nil {
-		return Result{}, err
+	led := c.ledger.Load()
+	if led == nil {
+		return Result{}, errors.New("admission ledger not ready")
 	}
-	// The lab itself is among the waiting: its own start time has come.
-	if !slices.ContainsFunc(view.Waiting, func(w *api.LabInstanceRequest) bool { return w.Metadata.UID == lab.Metadata.UID }) {
-		view.Waiting = append(view.Waiting, lab)
-		eligibleOrder(view.Waiting)
-	}
-	dec := admit(lab, view)
+	dec, wakes := led.decide(lab, now)
+	c.wake(wakes)
 	switch {
 	case dec.never:
-		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: "InsufficientCapacity", message: "the lab " + dec.message}, nil, now)
+		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: api.ReasonInsufficientCapacity, message: "the lab " + dec.message}, nil, now)
+	case !dec.queued:
+		// The ledger has seen a newer version of the lab: decide on that.
+		return Result{RequeueAfter: c.cfg.WaitRecheck}, nil
 	case !dec.admit:
-		return Result{RequeueAfter: c.cfg.WaitRecheck}, c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
-			x.SetCondition(api.Condition{Type: api.ConditionScheduled, Status: api.ConditionFalse, Reason: "InsufficientCapacity", Message: dec.message}, now)
+		// Woken by the ledger when its turn may have come; no polling.
+		cond := api.Condition{Type: api.ConditionScheduled, Status: api.ConditionFalse, Reason: api.ReasonInsufficientCapacity, Message: dec.message}
+		if !rewriteCondition(lab.Condition(api.ConditionScheduled), cond) {
+			return Result{}, nil
+		}
+		return Result{}, c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
+			x.SetCondition(cond, now)
 			return nil
 		})
 	}
-	need := request(lab)
-	err = c.write(ctx, lab, dec.message, func(x *api.LabInstanceRequest) error {
+	need := dec.need
+	err := c.write(ctx, lab, dec.message, func(x *api.LabInstanceRequest) error {
 		if err := x.Transition(api.PhaseProvisioning, act.reason, dec.message, now); err != nil {
 			return err
 		}
@@ -163,34 +176,10 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 		delete(x.Metadata.Annotations, api.AnnotationStartRequested)
 		return nil
 	})
-	return Result{Requeue: true}, err
-}
-
-// capacityView reads the labs that hold or wait for an allocation.
-func (c *Controller) capacityView(ctx context.Context, now time.Time) (capacityView, error) {
-	v := capacityView{Capacity: c.capacity} // admitMu is held
-	for _, p := range []api.Phase{api.PhaseProvisioning, api.PhaseRunning, api.PhaseTimeout} {
-		labs, err := c.listPhase(ctx, p)
-		if err != nil {
-			return v, fmt.Errorf("read allocations: %w", err)
-		}
-		for _, l := range labs {
-			r := request(l)
-			v.Used.MilliCPU += r.MilliCPU
-			v.Used.MemoryBytes += r.MemoryBytes
-		}
-	}
-	pending, err := c.listPhase(ctx, api.PhasePending)
 	if err != nil {
-		return v, fmt.Errorf("read waiting labs: %w", err)
+		c.wake(led.revert(lab.Metadata.UID, dec.version))
 	}
-	for _, l := range pending {
-		if eligible(l, now) && request(l).Fits(c.capacity) {
-			v.Waiting = append(v.Waiting, l)
-		}
-	}
-	eligibleOrder(v.Waiting)
-	return v, nil
+	return Result{Requeue: true}, err
 }
 
 // workloadSpec is the workload a lab asks for.
@@ -204,7 +193,14 @@ func (c *Controller) workloadSpec(lab *api.LabInstanceRequest) workload.Spec {
 	env["LAB_STUDENT_EMAIL"] = lab.Spec.StudentEmail
 	spec := workload.Spec{
 		Name: workload.Name(lab.Metadata.UID), Image: lab.Spec.LabTemplate, Env: env,
-		Limits: request(lab), PidsLimit: c.cfg.PidsLimit, StopTimeout: c.cfg.StopTimeout,
+		Limits: limits(lab), Requests: requests(lab), PidsLimit: c.cfg.PidsLimit, StopTimeout: c.cfg.StopTimeout,
+	}
+	if ws := lab.Spec.Workspace; ws != nil {
+		spec.Workspace = &workload.Mount{
+			Workspace: workload.WorkspaceName(c.installation, lab.Metadata.Namespace, lab.Spec.StudentEmail),
+			Path:      ws.MountPath,
+			Labels:    workload.WorkspaceLabels(c.installation, lab.Metadata.Namespace, lab.Spec.StudentEmail),
+		}
 	}
 	spec.Labels = map[string]string{
 		workload.LabelManagedBy:    workload.ManagedBy,
@@ -221,12 +217,17 @@ func (c *Controller) workloadSpec(lab *api.LabInstanceRequest) workload.Spec {
 // specHash fingerprints what the workload was made from; labels cannot
 // change after creation, so a mismatch means the workload must be made
 // again. CPU is hashed in nanocores, as when specs spoke Docker's units,
-// so that workloads made before keep their hash.
+// so that workloads made before keep their hash; a field added later
+// (the workspace) is hashed only when set, for the same reason. Requests
+// are not hashed: they are immutable, and the engine applies only limits.
 func specHash(s workload.Spec) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", s.Image, s.Limits.MilliCPU*1e6, s.Limits.MemoryBytes, s.PidsLimit)
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		fmt.Fprintf(h, "%s=%s\x00", k, s.Env[k])
+	}
+	if w := s.Workspace; w != nil {
+		fmt.Fprintf(h, "workspace=%s:%s\x00", w.Workspace, w.Path)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
@@ -287,9 +288,6 @@ func (c *Controller) finish(ctx context.Context, lab *api.LabInstanceRequest, to
 		delete(x.Metadata.Annotations, api.AnnotationStopRequested)
 		return nil
 	})
-	if err == nil {
-		c.enqueuePending(ctx)
-	}
 	return err
 }
 
@@ -342,6 +340,7 @@ func (c *Controller) finalize(ctx context.Context, lab *api.LabInstanceRequest) 
 		return fmt.Errorf("confirm container removal: %w", err)
 	}
 	opts := store.WriteOptions{ExpectedVersion: lab.Metadata.ResourceVersion, Fence: c.epoch.Load()}
+	var written *api.LabInstanceRequest
 	err = c.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		out, err := tx.UpdateLab(ctx, lab.Key(), opts, func(x *api.LabInstanceRequest) error {
 			x.Metadata.RemoveFinalizer(api.Finalizer)
@@ -351,13 +350,14 @@ func (c *Controller) finalize(ctx context.Context, lab *api.LabInstanceRequest) 
 		if err != nil {
 			return err
 		}
+		written = out
 		if err := tx.AppendEvent(ctx, out, api.EventFinalized, "container removed and allocation released", opts); err != nil {
 			return err
 		}
 		return tx.AddCounter(ctx, counterFinalizersCompleted, 1)
 	})
 	if err == nil {
-		c.enqueuePending(ctx)
+		c.settle(written)
 	}
 	return err
 }

@@ -36,6 +36,16 @@
 // error is transient: the controller retries with backoff, within the
 // provisioning timeout.
 //
+// # Workspaces
+//
+// A student's workspace in a namespace is storage that outlives labs
+// (Docker: a named volume; Kubernetes: a PersistentVolumeClaim), named
+// WorkspaceName(installation, namespace, student) and labelled by
+// WorkspaceLabels. A Spec's Workspace (a Mount) asks the engine to create
+// it on first use and mount it; nothing removes it but RemoveWorkspace,
+// which refuses (ErrInUse) while a workload mounts it. Requests in a Spec
+// are what the controller reserved for the workload; Limits cap it.
+//
 // # Ours
 //
 // Every workload carries LabelManagedBy=ManagedBy and the installation id

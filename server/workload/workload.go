@@ -66,10 +66,15 @@ type Spec struct {
 	Image  string
 	Env    map[string]string
 	Labels map[string]string // includes the Label* keys above
-	// Limits caps what the workload may use. (What a scheduler reserves
-	// for it is the same today; requests, when they differ, get their own
-	// field.)
-	Limits      Resources
+	// Limits caps what the workload may use (Docker: NanoCPUs, Memory).
+	Limits Resources
+	// Requests is what the controller reserved for it at admission; an
+	// engine with a scheduler of its own reserves it too (Kubernetes:
+	// requests), Docker has no use for it.
+	Requests Resources
+	// Workspace, when set, is the student's workspace to mount (created
+	// on first use, never removed with the workload).
+	Workspace   *Mount
 	PidsLimit   int64 // 0: the engine's default
 	StopTimeout time.Duration
 }
