@@ -134,6 +134,9 @@ type Config struct {
 	WatchTimeout time.Duration
 	// ReadyTimeout bounds each readiness check. Default 2s.
 	ReadyTimeout time.Duration
+	// RetryAfter is the Retry-After of every 503 (the database or engine
+	// unavailable, a replica shutting down). Default 2s.
+	RetryAfter time.Duration
 }
 
 // Defaults.
@@ -144,6 +147,7 @@ const (
 	DefaultBookmarkInterval     = 15 * time.Second
 	DefaultWatchTimeout         = 30 * time.Minute
 	DefaultReadyTimeout         = 2 * time.Second
+	DefaultRetryAfter           = 2 * time.Second
 )
 
 // HTTPObserver is told about every request, by route template.
@@ -183,6 +187,7 @@ func New(cfg Config) *Server {
 	cfg.BookmarkInterval = cmp.Or(cfg.BookmarkInterval, DefaultBookmarkInterval)
 	cfg.WatchTimeout = cmp.Or(cfg.WatchTimeout, DefaultWatchTimeout)
 	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout)
+	cfg.RetryAfter = cmp.Or(cfg.RetryAfter, DefaultRetryAfter)
 
 	ready := map[string]func(context.Context) error{"database": cfg.Store.Ping}
 	for name, check := range cfg.Ready {
