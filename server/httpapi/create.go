@@ -155,11 +155,25 @@ func (s *Server) readCreate(c *gin.Context) (*api.LabInstanceRequest, error) {
 		}
 		l.Metadata.Namespace = ns
 	}
-	if err := api.PrepareCreate(l); err != nil {
+	err = api.PrepareCreate(l)
+	if err == nil {
+		err = s.checkImage(l)
+	}
+	if err != nil {
 		if flat {
 			err = flatFields(err)
 		}
 		return nil, err
 	}
 	return l, nil
+}
+
+// checkImage applies the installation's allowed images (Config.Images) to
+// a create; a replace cannot change the image (lab_template is immutable).
+func (s *Server) checkImage(l *api.LabInstanceRequest) error {
+	if err := s.cfg.Images.Check(l.Spec.LabTemplate); err != nil {
+		return &api.Error{Code: api.EINVALID, Message: "validation failed",
+			Fields: []api.FieldError{{Field: "spec.lab_template", Message: err.Error()}}}
+	}
+	return nil
 }
