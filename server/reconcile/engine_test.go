@@ -107,3 +107,5 @@ func TestCapacityUnreadable(t *testing.T) {
 		t.Fatalf("Run = %v, want the engine's capacity error", err)
 	}
 }
+
+func (e *memEngine) Largest(ctx context.Context) (workload.Resources, error) { return e.Capacity(ctx) }

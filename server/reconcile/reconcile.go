@@ -60,6 +60,8 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 		return c.provision(ctx, lab, act, now)
 	case stepRunning:
 		return Result{Requeue: true}, c.markRunning(ctx, lab, *ctr, act.reason, now)
+	case stepRestart:
+		return c.restart(ctx, lab, ctr, act, now)
 	case stepComplete:
 		return Result{}, c.finish(ctx, lab, api.PhaseCompleted, act, ctr, now)
 	case stepFail:
@@ -131,6 +133,9 @@ func (c *Controller) write(ctx context.Context, lab *api.LabInstanceRequest, mes
 func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
 	c.admitMu.Lock()
 	defer c.admitMu.Unlock()
+	if r := refuse(lab, c.largest, c.cfg.Images); r != nil {
+		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: r.reason, message: r.message}, nil, now)
+	}
 	view, err := c.capacityView(ctx, now)
 	if err != nil {
 		return Result{}, err
@@ -206,6 +211,10 @@ func (c *Controller) workloadSpec(lab *api.LabInstanceRequest) workload.Spec {
 		Name: workload.Name(lab.Metadata.UID), Image: lab.Spec.LabTemplate, Env: env,
 		Limits: request(lab), PidsLimit: c.cfg.PidsLimit, StopTimeout: c.cfg.StopTimeout,
 	}
+	if sc := lab.Spec.SecurityContext; sc != nil {
+		spec.RunAsUser = sc.RunAsUser
+		spec.ReadOnlyRootFilesystem = sc.ReadOnlyRootFilesystem
+	}
 	spec.Labels = map[string]string{
 		workload.LabelManagedBy:    workload.ManagedBy,
 		workload.LabelResourceUID:  lab.Metadata.UID,
@@ -227,6 +236,14 @@ func specHash(s workload.Spec) string {
 	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", s.Image, s.Limits.MilliCPU*1e6, s.Limits.MemoryBytes, s.PidsLimit)
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		fmt.Fprintf(h, "%s=%s\x00", k, s.Env[k])
+	}
+	// Fields added later count only when set, so that labs that do not
+	// use them keep their hash (and their workload) across an upgrade.
+	if s.RunAsUser != nil {
+		fmt.Fprintf(h, "run_as_user=%d\x00", *s.RunAsUser)
+	}
+	if s.ReadOnlyRootFilesystem {
+		fmt.Fprintf(h, "read_only_root_filesystem\x00")
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -72,6 +72,14 @@ type Spec struct {
 	Limits      Resources
 	PidsLimit   int64 // 0: the engine's default
 	StopTimeout time.Duration
+	// RunAsUser runs the workload's processes as this numeric user id;
+	// nil leaves it to the engine's default (the image's user unless the
+	// installation names one).
+	RunAsUser *int64
+	// ReadOnlyRootFilesystem makes the image's file system read-only;
+	// /tmp and the workspace stay writable. False leaves it to the
+	// engine's default.
+	ReadOnlyRootFilesystem bool
 }
 
 // State is where a workload is in its life; see the package doc.
