@@ -2,14 +2,12 @@ package server
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/labrm/terraform-provider-lab/internal/group"
 	"github.com/labrm/terraform-provider-lab/server/docker"
 	"github.com/labrm/terraform-provider-lab/server/eventsink"
 	"github.com/labrm/terraform-provider-lab/server/images"
 	"github.com/labrm/terraform-provider-lab/server/leader"
-	"github.com/labrm/terraform-provider-lab/server/lograte"
 	"github.com/labrm/terraform-provider-lab/server/metrics"
 	"github.com/labrm/terraform-provider-lab/server/outbox"
 	"github.com/labrm/terraform-provider-lab/server/reconcile"
@@ -29,9 +27,7 @@ type controlPlane struct {
 }
 
 func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics, policy *images.Policy) (*controlPlane, error) {
-	// The control plane's parts retry what fails; during an outage they
-	// would log every retry. One line per cause per interval says as much.
-	log := slog.New(lograte.New(cfg.Logger.Handler(), lograte.Config{}))
+	log := cfg.Logger // rate-limited per cause (New)
 	engine, err := docker.New(docker.Config{Host: cfg.DockerHost, AccessHost: cfg.AccessHost, PublishIP: cfg.PublishIP,
 		RunAsUser: cfg.LabRunAsUser, ReadOnlyRootFilesystem: cfg.LabReadOnlyRootFilesystem,
 		Logger: log.With("component", "docker")})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
 	"github.com/labrm/terraform-provider-lab/server/images"
+	"github.com/labrm/terraform-provider-lab/server/lograte"
 	"github.com/labrm/terraform-provider-lab/server/metrics"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
@@ -120,7 +121,10 @@ type Server struct {
 // opened is closed again.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	log := cfg.Logger
+	// Parts that retry what fails would log every retry during an
+	// outage; one line per cause per interval says as much (lograte).
+	log := slog.New(lograte.New(cfg.Logger.Handler(), lograte.Config{}))
+	cfg.Logger = log
 	policy, err := images.ParsePolicy(cfg.AllowedImages)
 	if err != nil {
 		return nil, &ConfigError{err}

@@ -75,9 +75,13 @@ func decodeCreate(body *codec.Body) (l *api.LabInstanceRequest, flat bool, err e
 		if len(other) > 0 {
 			slices.Sort(manifest)
 			slices.Sort(other)
-			return nil, false, errorf(api.EBADREQUEST,
+			e := api.Errorf(api.EBADREQUEST,
 				"the body mixes the manifest form (%s) with other fields (%s): send either {api_version, kind, metadata, spec} or the flat form {name, lab_template, ...}",
 				strings.Join(manifest, ", "), strings.Join(other, ", "))
+			for _, f := range other {
+				e.Fields = append(e.Fields, api.FieldError{Field: f, Message: "unknown field of the manifest form"})
+			}
+			return nil, false, e
 		}
 		l = &api.LabInstanceRequest{}
 		if err := body.Decode(l); err != nil {
