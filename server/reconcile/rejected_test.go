@@ -16,7 +16,9 @@ import (
 // workload it can run, so that a lab too large for it reaches the engine.
 type blindEngine struct{ *docker.Engine }
 
-func (blindEngine) Largest(context.Context) (workload.Resources, error) { return workload.Resources{}, nil }
+func (blindEngine) Largest(context.Context) (workload.Resources, error) {
+	return workload.Resources{}, nil
+}
 
 // TestEngineRejectionFailsAtOnce: a request the engine refuses as invalid
 // (a CPU limit above its CPUs) fails the lab at once with the engine's
@@ -35,7 +37,9 @@ func TestEngineRejectionFailsAtOnce(t *testing.T) {
 	})
 	start := time.Now()
 	h.create("too-big", func(l *api.LabInstanceRequest) { l.Spec.ResourceLimits = &api.ResourceLimits{CPU: "8", Memory: "64Mi"} })
-	h.create("next", func(l *api.LabInstanceRequest) { l.Spec.ResourceLimits = &api.ResourceLimits{CPU: "1500m", Memory: "32Mi"} })
+	h.create("next", func(l *api.LabInstanceRequest) {
+		l.Spec.ResourceLimits = &api.ResourceLimits{CPU: "1500m", Memory: "32Mi"}
+	})
 	failed := h.waitPhase("too-big", api.PhaseFailed)
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("failed after %s", took)

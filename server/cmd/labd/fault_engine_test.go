@@ -48,6 +48,11 @@ func TestFaultEngineRestart(t *testing.T) {
 			d := servertest.StartPrivateDocker(t, tc.liveRestore)
 			dbURL := servertest.SQLiteURL(t)
 			p := startLabd(t, "engine-"+tc.name, dbURL, "--docker-host="+d.Host)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("labd's log:\n%s\ndockerd's log:\n%s", p.log(), d.Log())
+				}
+			})
 			var before []*api.LabInstanceRequest
 			started := map[string]string{}
 			for _, name := range []string{"one", "two", "three"} {
