@@ -358,7 +358,7 @@ func (r *Engine) state(c container.InspectResponse) workload.Status {
 	}
 	r.mon.remember(st)
 	if st.State == workload.Exited {
-		r.mon.explain(&st)
+		r.mon.explain(&st, time.Now())
 	}
 	if c.NetworkSettings != nil {
 		for port, bindings := range c.NetworkSettings.Ports {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,13 +40,31 @@ const (
 	// pingInterval: how often the stream's health is checked, so that a
 	// half-open connection to a remote engine counts as lost.
 	pingInterval = 5 * time.Second
-	// outageSlack widens an outage when matching a container's finish
-	// time against it: the engine's and labd's clocks may differ a little.
+	// outageLead widens an outage backwards when matching a container's
+	// finish time against it: a daemon that shuts down stops its
+	// containers (each within its stop timeout) while its event stream is
+	// still open, and closes the stream after. outageSlack widens it
+	// forwards: the engine's and labd's clocks may differ a little.
+	outageLead  = 20 * time.Second
 	outageSlack = 5 * time.Second
+	// exitSettle is how long after labd first sees an exit by a signal it
+	// waits before the exit is judged (Status.SettlesAt): long enough for
+	// a daemon that is shutting down to close its stream (so the exit is
+	// known as the engine's), for an OOM report that lags, and for a
+	// forced removal to finish.
+	exitSettle = outageLead
+	// exitSettleUnwatched is the same when Run does not watch the engine.
+	exitSettleUnwatched = 2 * time.Second
 	// keptOutages: the most recent outages remembered.
 	keptOutages = 32
 	// maxTracked bounds the per-container records (kills, OOMs, labels).
 	maxTracked = 8192
+	// flapWindow: a stream that breaks again this soon after the engine
+	// came back continues the same outage. A daemon that shuts down
+	// closes its event streams first and may answer a ping (and even a
+	// new stream) until it exits; its restart is one outage, from the
+	// first break to the new daemon's first answer.
+	flapWindow = 30 * time.Second
 )
 
 type killRecord struct {
@@ -58,9 +77,12 @@ type monitor struct {
 	mu        sync.Mutex
 	connected bool      // the stream was up since the last outage
 	down      time.Time // when the stream broke; zero while up
+	upAt      time.Time // when the engine last came back
 	outages   []workload.Outage
 	kills     map[string]killRecord // container id → last kill through the API
 	ooms      map[string]time.Time  // container id → last OOM event
+	exits     map[string]time.Time  // container id → when an exit by a signal was first seen
+	watching  bool                  // Run is following the stream
 	labels    map[string]map[string]string
 	events    chan workload.Event
 }
@@ -69,6 +91,7 @@ func newMonitor() monitor {
 	return monitor{
 		kills:  map[string]killRecord{},
 		ooms:   map[string]time.Time{},
+		exits:  map[string]time.Time{},
 		labels: map[string]map[string]string{},
 		events: make(chan workload.Event, 256),
 	}
@@ -90,7 +113,15 @@ func (r *Engine) Outages() []workload.Outage {
 // backoff; see the comment at the top of this file. It returns nil when
 // ctx ends.
 func (r *Engine) Run(ctx context.Context) error {
-	bo := wait.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
+	r.mon.mu.Lock()
+	r.mon.watching = true
+	r.mon.mu.Unlock()
+	defer func() {
+		r.mon.mu.Lock()
+		r.mon.watching = false
+		r.mon.mu.Unlock()
+	}()
+	bo := wait.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
 	for {
 		pctx, cancel := context.WithTimeout(ctx, pingInterval)
 		err := r.Ping(pctx)
@@ -125,7 +156,7 @@ func (r *Engine) up(now time.Time) {
 			m.outages = m.outages[len(m.outages)-keptOutages:]
 		}
 	}
-	m.connected, m.down = true, time.Time{}
+	m.connected, m.down, m.upAt = true, time.Time{}, now
 	m.mu.Unlock()
 	if o != nil {
 		r.log.Warn("the engine answers again after an outage", "from", o.Start, "to", o.End, "outage", o.End.Sub(o.Start))
@@ -143,6 +174,11 @@ func (r *Engine) lost(now time.Time) bool {
 		return false
 	}
 	m.down = now
+	if n := len(m.outages); n > 0 && now.Sub(m.upAt) < flapWindow && m.outages[n-1].End.Equal(m.upAt) {
+		// Broke again right after it came back: the same outage goes on.
+		m.down = m.outages[n-1].Start
+		m.outages = m.outages[:n-1]
+	}
 	return true
 }
 
@@ -196,11 +232,13 @@ func (r *Engine) handle(msg events.Message) {
 	case events.ActionDestroy:
 		delete(m.kills, id)
 		delete(m.ooms, id)
+		delete(m.exits, id)
 		delete(m.labels, name)
 	}
-	if len(m.kills)+len(m.ooms) > maxTracked {
+	if len(m.kills)+len(m.ooms)+len(m.exits) > maxTracked {
 		clear(m.kills)
 		clear(m.ooms)
+		clear(m.exits)
 	}
 	m.mu.Unlock()
 	switch msg.Action {
@@ -220,6 +258,9 @@ func (m *monitor) remember(st workload.Status) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if st.State != workload.Exited {
+		delete(m.exits, st.ID) // started again: a next exit is a new one
+	}
 	if _, ok := m.labels[st.Name]; !ok && len(m.labels) >= maxTracked {
 		clear(m.labels)
 	}
@@ -235,7 +276,7 @@ func (r *Engine) emit(ev workload.Event) {
 
 // explain fills in why an exited container exited, from what the stream
 // showed (see workload.Reason*).
-func (m *monitor) explain(st *workload.Status) {
+func (m *monitor) explain(st *workload.Status, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, oom := m.ooms[st.ID]; oom || st.OOMKilled {
@@ -243,16 +284,29 @@ func (m *monitor) explain(st *workload.Status) {
 		return
 	}
 	if !st.FinishedAt.IsZero() {
-		for _, o := range m.outages {
-			if o.Covers(st.FinishedAt, outageSlack) {
+		outages := m.outages
+		if !m.down.IsZero() { // away now: an outage under way
+			outages = append(slices.Clip(outages), workload.Outage{Start: m.down, End: now})
+		}
+		for _, o := range outages {
+			if (workload.Outage{Start: o.Start.Add(-outageLead), End: o.End}).Covers(st.FinishedAt, outageSlack) {
 				st.Reason = workload.ReasonEngineRestart
-				st.Message = fmt.Sprintf("the engine was away from %s to %s (a restart) and stopped the container",
-					o.Start.UTC().Format(time.RFC3339), o.End.UTC().Format(time.RFC3339))
+				st.Message = fmt.Sprintf("the engine went away at %s (a restart) and stopped the container",
+					o.Start.UTC().Format(time.RFC3339))
 				return
 			}
 		}
 	}
 	if sig := workload.Signal(st.ExitCode); sig != 0 {
+		first, ok := m.exits[st.ID]
+		if !ok {
+			first = now
+			m.exits[st.ID] = now
+		}
+		st.SettlesAt = first.Add(exitSettleUnwatched)
+		if m.watching {
+			st.SettlesAt = first.Add(exitSettle)
+		}
 		st.Reason = workload.ReasonKilled
 		if k, ok := m.kills[st.ID]; ok {
 			who := "signal " + k.signal

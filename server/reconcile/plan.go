@@ -127,10 +127,14 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 // not over yet.
 const exitSettle = 2 * time.Second
 
-// settling is how much longer to wait before judging an exit by a signal
-// (0: judge now). A finish time far in the future (the engine's clock
-// ahead of ours) is not waited for.
+// settling is how much longer to wait before judging an exit (0: judge
+// now): until the engine's SettlesAt, or, when the engine sets none, for
+// exitSettle after an exit by a signal. A finish time far in the future
+// (the engine's clock ahead of ours) is not waited for.
 func settling(ctr *workload.Status, now time.Time) time.Duration {
+	if !ctr.SettlesAt.IsZero() {
+		return max(0, min(ctr.SettlesAt.Sub(now), time.Minute))
+	}
 	if workload.Signal(ctr.ExitCode) == 0 || ctr.OOMKilled || ctr.FinishedAt.IsZero() {
 		return 0
 	}

@@ -109,8 +109,13 @@ type Status struct {
 	Reason  string
 	Message string
 
-	ExitCode   int
-	OOMKilled  bool
+	ExitCode  int
+	OOMKilled bool
+	// SettlesAt, for an Exited workload, is when the engine will know
+	// for sure why it exited (an OOM report or an engine restart may come
+	// a moment after the exit): the controller judges the exit after it.
+	// Zero: now.
+	SettlesAt  time.Time
 	Created    time.Time
 	StartedAt  time.Time // zero until it started
 	FinishedAt time.Time // zero until it exited

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/internal/client"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
@@ -47,9 +48,16 @@ func TestFaultEngineRestart(t *testing.T) {
 			t.Parallel()
 			d := servertest.StartPrivateDocker(t, tc.liveRestore)
 			dbURL := servertest.SQLiteURL(t)
-			p := startLabd(t, "engine-"+tc.name, dbURL, "--docker-host="+d.Host)
+			p := startLabd(t, "engine-"+tc.name, dbURL, "--docker-host="+d.Host, "--log-level=debug")
 			t.Cleanup(func() {
 				if t.Failed() {
+					list, err := p.cl.List(context.Background(), client.ListOptions{})
+					if err == nil {
+						for _, l := range list.Items {
+							b, _ := json.Marshal(l.Status)
+							t.Logf("%s: %s", l.Metadata.Name, b)
+						}
+					}
 					t.Logf("labd's log:\n%s\ndockerd's log:\n%s", p.log(), d.Log())
 				}
 			})
@@ -126,6 +134,11 @@ func TestFaultContainerKilledAndRemoved(t *testing.T) {
 	dbURL := servertest.PostgresURL(t)
 	removeInstallationContainers(t, dbURL, "")
 	p := startLabd(t, "killed", dbURL)
+	// Out of memory, as the engine reports it, meanwhile.
+	oomBody := strings.Replace(labBody("oom", image, map[string]string{"LAB_ALLOC_MB": "256"}), `"16Mi"`, `"32Mi"`, 1)
+	if r := rawDo("POST", "http://"+p.addr+"/api/lab-instances/", "application/json", oomBody); r.status != 201 {
+		t.Fatalf("create oom: %d %s", r.status, r.body)
+	}
 	killed := createRunning(t, p.cl, "killed", image)
 	removed := createRunning(t, p.cl, "removed", image)
 	time.Sleep(500 * time.Millisecond) // labd's event stream is up by now
@@ -157,13 +170,9 @@ func TestFaultContainerKilledAndRemoved(t *testing.T) {
 		t.Errorf("removed: %s %q", tr.Reason, r.Status.ErrorMessage)
 	}
 
-	// Out of memory, as the engine reports it (where it can: cgroup v1
+	// Out of memory as the engine reports it (where it can: cgroup v1
 	// engines sometimes lose the OOM event; then the exit is named by its
 	// signal, never guessed).
-	oomBody := strings.Replace(labBody("oom", image, map[string]string{"LAB_ALLOC_MB": "256"}), `"16Mi"`, `"32Mi"`, 1)
-	if r := rawDo("POST", "http://"+p.addr+"/api/lab-instances/", "application/json", oomBody); r.status != 201 {
-		t.Fatalf("create oom: %d %s", r.status, r.body)
-	}
 	o, tr := failed(&api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: "oom", Namespace: "default"}})
 	switch tr.Reason {
 	case "OOMKilled":
