@@ -51,14 +51,18 @@ func (r *labInstanceRequestResource) ValidateConfig(ctx context.Context, req res
 	}
 }
 
-// ModifyPlan refuses, at plan time, a wait that can only time out: waiting
-// for RUNNING on a lab scheduled to start after the timeout has passed.
+// ModifyPlan refuses, at plan time, a lab larger than labd can ever run
+// (checkLargest), and a wait that can only time out: waiting for RUNNING
+// on a lab scheduled to start after the timeout has passed.
 func (r *labInstanceRequestResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
 	var plan labModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !resp.Diagnostics.HasError() {
+		r.checkLargest(ctx, &plan, resp)
+	}
 	if resp.Diagnostics.HasError() || plan.WaitFor.IsUnknown() || plan.waitFor() != api.PhaseRunning ||
 		plan.ScheduledStartTime.IsNull() || plan.ScheduledStartTime.IsUnknown() {
 		return
