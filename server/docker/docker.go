@@ -13,9 +13,14 @@
 // States map as: created → workload.Pending; running, paused, restarting →
 // workload.Running; removing, exited, dead → workload.Exited (Detail keeps
 // Docker's word). The engine's error text is Status.Message. An image that
-// is neither present nor pullable is workload.ErrImage (permanent); an
+// is neither present nor pullable is workload.ErrImage (permanent), a
+// request dockerd refuses as invalid workload.ErrRejected (permanent); an
 // unreachable engine, a cancelled call or any other engine error is
 // transient.
+//
+// Every container gets the hardening profile of harden.go. Run follows
+// the daemon's event stream (monitor.go) to tell an engine restart, a
+// kill and an OOM kill apart, which Docker's inspect answer does not.
 package docker
 
 import (
