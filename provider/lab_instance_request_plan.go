@@ -52,7 +52,8 @@ func (r *labInstanceRequestResource) ValidateConfig(ctx context.Context, req res
 }
 
 // ModifyPlan refuses, at plan time, requests that exceed labd's capacity
-// (checkCapacity) and a wait that can only time out: waiting for RUNNING
+// (checkCapacity), a lab larger than labd can ever run (checkLargest), and
+// a wait that can only time out: waiting for RUNNING
 // on a lab scheduled to start after the timeout has passed.
 func (r *labInstanceRequestResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
@@ -68,6 +69,7 @@ func (r *labInstanceRequestResource) ModifyPlan(ctx context.Context, req resourc
 		} else if resp.Diagnostics.Append(req.State.Get(ctx, &prior)...); !resp.Diagnostics.HasError() && !plan.ResourceRequests.Equal(prior.ResourceRequests) {
 			r.checkCapacity(ctx, &plan, resp)
 		}
+		r.checkLargest(ctx, &plan, resp)
 	}
 	if resp.Diagnostics.HasError() || plan.WaitFor.IsUnknown() || plan.waitFor() != api.PhaseRunning ||
 		plan.ScheduledStartTime.IsNull() || plan.ScheduledStartTime.IsUnknown() {

@@ -6,6 +6,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/group"
 	"github.com/labrm/terraform-provider-lab/server/docker"
 	"github.com/labrm/terraform-provider-lab/server/eventsink"
+	"github.com/labrm/terraform-provider-lab/server/images"
 	"github.com/labrm/terraform-provider-lab/server/leader"
 	"github.com/labrm/terraform-provider-lab/server/metrics"
 	"github.com/labrm/terraform-provider-lab/server/outbox"
@@ -25,9 +26,10 @@ type controlPlane struct {
 	elector *leader.Elector
 }
 
-func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics) (*controlPlane, error) {
-	log := cfg.Logger
+func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics, policy *images.Policy) (*controlPlane, error) {
+	log := cfg.Logger // rate-limited per cause (New)
 	engine, err := docker.New(docker.Config{Host: cfg.DockerHost, AccessHost: cfg.AccessHost, PublishIP: cfg.PublishIP,
+		RunAsUser: cfg.LabRunAsUser, ReadOnlyRootFilesystem: cfg.LabReadOnlyRootFilesystem,
 		Logger: log.With("component", "docker")})
 	if err != nil {
 		return nil, err
@@ -38,6 +40,7 @@ func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics) (*controlPlan
 		Capacity:         workload.Resources{MilliCPU: cfg.CapacityCPU, MemoryBytes: cfg.CapacityMemory},
 		ProvisionTimeout: cfg.ProvisionTimeout, StopTimeout: cfg.StopTimeout,
 		ProbeInterval: cfg.ProbeInterval, ResyncPeriod: cfg.ResyncPeriod,
+		EngineEvents: engine.Events(), Images: policy,
 		Logger: log.With("component", "controller"),
 	})
 	cp.sink, err = eventsink.New(db, eventsink.Config{Sinks: cfg.CloudEventsSinks, Instance: cfg.InstanceID,
@@ -72,6 +75,13 @@ func (cp *controlPlane) lead(ctx context.Context, term store.Term) error {
 }
 
 // run campaigns until ctx ends; leadership is released on the way out.
-func (cp *controlPlane) run(ctx context.Context) error { return cp.elector.Run(ctx) }
+// The engine's event stream is followed meanwhile, leader or not, so that
+// whichever replica leads next knows of the engine's outages.
+func (cp *controlPlane) run(ctx context.Context) error {
+	g, _ := group.New(ctx)
+	g.Go("engine monitor", cp.engine.Run)
+	g.Go("leader election", cp.elector.Run)
+	return g.Wait()
+}
 
 func (cp *controlPlane) close() { cp.engine.Close() }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
+	"github.com/labrm/terraform-provider-lab/server/images"
+	"github.com/labrm/terraform-provider-lab/server/lograte"
 	"github.com/labrm/terraform-provider-lab/server/metrics"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
@@ -65,6 +67,15 @@ type Config struct {
 	// CloudEventsSinks are HTTP(S) URLs every change is delivered to.
 	CloudEventsSinks []string
 
+	// AllowedImages are the image patterns labs may use (package images);
+	// empty allows any image.
+	AllowedImages []string
+	// LabRunAsUser is the numeric user id labs run as when their spec
+	// names none (nil: the image's user); LabReadOnlyRootFilesystem makes
+	// every lab's image file system read-only.
+	LabRunAsUser              *int64
+	LabReadOnlyRootFilesystem bool
+
 	// Version is reported by /api/status/health and in CloudEvents.
 	Version string
 	Logger  *slog.Logger
@@ -110,7 +121,14 @@ type Server struct {
 // opened is closed again.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	log := cfg.Logger
+	// Parts that retry what fails would log every retry during an
+	// outage; one line per cause per interval says as much (lograte).
+	log := slog.New(lograte.New(cfg.Logger.Handler(), lograte.Config{}))
+	cfg.Logger = log
+	policy, err := images.ParsePolicy(cfg.AllowedImages)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
 	m := metrics.New()
 	db, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Logger: log.With("component", "store"), OnConflict: m.Conflict})
 	if err != nil {
@@ -125,12 +143,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MetricsHandler: m.Handler(),
 		Tokens:         cfg.APITokens,
 		MetricsAuth:    cfg.MetricsAuth,
+		Images:         policy,
 	}
 	sources := metrics.Sources{Bookmarks: db.Bookmarks, Phases: db.CountByPhase}
 	var cp *controlPlane
 	apiCfg.Capacity = capacity{db: db}
 	if cfg.Controller {
-		cp, err = newControlPlane(cfg, db, m)
+		cp, err = newControlPlane(cfg, db, m, policy)
 		if err != nil {
 			db.Close()
 			return nil, err

@@ -13,9 +13,14 @@
 // States map as: created → workload.Pending; running, paused, restarting →
 // workload.Running; removing, exited, dead → workload.Exited (Detail keeps
 // Docker's word). The engine's error text is Status.Message. An image that
-// is neither present nor pullable is workload.ErrImage (permanent); an
+// is neither present nor pullable is workload.ErrImage (permanent), a
+// request dockerd refuses as invalid workload.ErrRejected (permanent); an
 // unreachable engine, a cancelled call or any other engine error is
 // transient.
+//
+// Every container gets the hardening profile of harden.go. Run follows
+// the daemon's event stream (monitor.go) to tell an engine restart, a
+// kill and an OOM kill apart, which Docker's inspect answer does not.
 package docker
 
 import (
@@ -68,7 +73,13 @@ type Config struct {
 	// DefaultPidsLimit applies when a spec sets no PidsLimit, so that no
 	// lab can fork-bomb the host. Default 1024.
 	DefaultPidsLimit int64
-	Logger           *slog.Logger
+	// RunAsUser and ReadOnlyRootFilesystem are the installation's
+	// defaults for labs whose spec sets neither (harden.go): a numeric
+	// user id (nil: the image's user), and a read-only root file system
+	// for every lab.
+	RunAsUser              *int64
+	ReadOnlyRootFilesystem bool
+	Logger                 *slog.Logger
 }
 
 // Engine runs workloads as containers on a Docker engine. It is safe for
@@ -82,6 +93,10 @@ type Engine struct {
 	pullTimeout time.Duration
 	pidsLimit   int64
 	log         *slog.Logger
+
+	runAsUser      *int64
+	readOnlyRootfs bool
+	mon            monitor // monitor.go
 }
 
 // New returns an Engine for the Docker engine at cfg.Host. It does not
@@ -102,6 +117,10 @@ func New(cfg Config) (*Engine, error) {
 		pullTimeout: cmp.Or(cfg.PullTimeout, DefaultPullTimeout),
 		pidsLimit:   cmp.Or(cfg.DefaultPidsLimit, DefaultPidsLimit),
 		log:         cmp.Or(cfg.Logger, slog.Default()),
+
+		runAsUser:      cfg.RunAsUser,
+		readOnlyRootfs: cfg.ReadOnlyRootFilesystem,
+		mon:            newMonitor(),
 	}, nil
 }
 
@@ -258,6 +277,7 @@ func (r *Engine) List(ctx context.Context) ([]workload.Status, error) {
 		if c.NetworkSettings != nil {
 			st.Address = address(c.NetworkSettings.Networks)
 		}
+		r.mon.remember(st)
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -275,6 +295,10 @@ func (r *Engine) Capacity(ctx context.Context) (workload.Resources, error) {
 	}
 	return workload.Resources{MilliCPU: int64(info.NCPU) * 1000, MemoryBytes: info.MemTotal}, nil
 }
+
+// Largest is the most one container can be given: the host's CPUs and
+// memory (the engine refuses a CPU limit above its CPUs).
+func (r *Engine) Largest(ctx context.Context) (workload.Resources, error) { return r.Capacity(ctx) }
 
 // HasImage reports whether the engine holds the image ref, without
 // pulling it.
@@ -336,6 +360,10 @@ func (r *Engine) state(c container.InspectResponse) workload.Status {
 	if c.Config != nil {
 		st.Image = c.Config.Image
 		st.Labels = c.Config.Labels
+	}
+	r.mon.remember(st)
+	if st.State == workload.Exited {
+		r.mon.explain(&st, time.Now())
 	}
 	if c.NetworkSettings != nil {
 		for port, bindings := range c.NetworkSettings.Ports {

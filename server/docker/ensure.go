@@ -33,11 +33,6 @@ const nameWait = 5 * time.Second
 // goneTimeout bounds the wait for a container whose removal is in progress.
 const goneTimeout = 30 * time.Second
 
-// capDrop removes, from Docker's default set, capabilities a lab has no
-// business with (raw sockets for spoofing, device nodes, audit writes),
-// while keeping what ordinary images rely on (chown, setuid, bind < 1024).
-var capDrop = []string{"NET_RAW", "MKNOD", "AUDIT_WRITE"}
-
 // errNameTaken: create answered 409, a container of that name exists.
 var errNameTaken = errors.New("container name taken")
 
@@ -122,7 +117,7 @@ func (r *Engine) Ensure(ctx context.Context, spec workload.Spec) (workload.Statu
 			if cerrdefs.IsNotFound(err) {
 				continue // removed under us
 			}
-			return st, fmt.Errorf("start container %s: %w", spec.Name, err)
+			return st, fmt.Errorf("start container %s: %w", spec.Name, rejected(err))
 		}
 		return r.Inspect(ctx, st.ID)
 	}
@@ -149,12 +144,13 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 		}
 	}
 	hc := r.hostConfig(spec, img)
+	r.harden(cfg, hc, spec)
 	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
 			return "", fmt.Errorf("create container %s: %w: %v", spec.Name, errNameTaken, err)
 		}
-		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+		return "", fmt.Errorf("create container %s: %w", spec.Name, rejected(err))
 	}
 	for _, w := range resp.Warnings {
 		r.log.Warn("docker create warning", "container", spec.Name, "warning", w)
@@ -164,10 +160,10 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 
 // hostConfig is where the lab's limits and isolation are set: CPU, memory
 // (no swap beyond it; requests are the controller's business, Docker
-// reserves nothing), process count, no privileges, no host mounts (only
-// the student's workspace volume), no
-// restart (an exit is for the controller to judge), ports published on
-// ephemeral host ports, and bounded log files.
+// reserves nothing), process count, no host mounts (only the student's
+// workspace volume), no restart (an exit is for the controller to judge),
+// ports published on ephemeral host ports, and bounded log files. harden
+// adds the security profile.
 func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *container.HostConfig {
 	pids := spec.PidsLimit
 	if pids <= 0 {
@@ -179,11 +175,7 @@ func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *cont
 			Memory:    spec.Limits.MemoryBytes,
 			PidsLimit: &pids,
 		},
-		Privileged:      false,
-		ReadonlyRootfs:  false,
 		PublishAllPorts: r.publishIP == "",
-		CapDrop:         capDrop,
-		SecurityOpt:     []string{"no-new-privileges:true"},
 		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Mounts:          workspaceMounts(spec),
 		LogConfig: container.LogConfig{

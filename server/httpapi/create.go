@@ -75,9 +75,13 @@ func decodeCreate(body *codec.Body) (l *api.LabInstanceRequest, flat bool, err e
 		if len(other) > 0 {
 			slices.Sort(manifest)
 			slices.Sort(other)
-			return nil, false, errorf(api.EBADREQUEST,
+			e := api.Errorf(api.EBADREQUEST,
 				"the body mixes the manifest form (%s) with other fields (%s): send either {api_version, kind, metadata, spec} or the flat form {name, lab_template, ...}",
 				strings.Join(manifest, ", "), strings.Join(other, ", "))
+			for _, f := range other {
+				e.Fields = append(e.Fields, api.FieldError{Field: f, Message: "unknown field of the manifest form"})
+			}
+			return nil, false, e
 		}
 		l = &api.LabInstanceRequest{}
 		if err := body.Decode(l); err != nil {
@@ -155,11 +159,25 @@ func (s *Server) readCreate(c *gin.Context) (*api.LabInstanceRequest, error) {
 		}
 		l.Metadata.Namespace = ns
 	}
-	if err := api.PrepareCreate(l); err != nil {
+	err = api.PrepareCreate(l)
+	if err == nil {
+		err = s.checkImage(l)
+	}
+	if err != nil {
 		if flat {
 			err = flatFields(err)
 		}
 		return nil, err
 	}
 	return l, nil
+}
+
+// checkImage applies the installation's allowed images (Config.Images) to
+// a create; a replace cannot change the image (lab_template is immutable).
+func (s *Server) checkImage(l *api.LabInstanceRequest) error {
+	if err := s.cfg.Images.Check(l.Spec.LabTemplate); err != nil {
+		return &api.Error{Code: api.EINVALID, Message: "validation failed",
+			Fields: []api.FieldError{{Field: "spec.lab_template", Message: err.Error()}}}
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,7 +20,11 @@ import (
 func (s *Server) writeError(c *gin.Context, err error) {
 	p := api.NewProblem(err, c.Request.URL.Path)
 	var ae *api.Error
-	if !errors.As(err, &ae) {
+	if p.Code == api.EUNAVAILABLE {
+		// The store or engine is away (or this replica is shutting down):
+		// not a bug; the cause goes to the log, "retry later" to the client.
+		s.logger(c).Warn("unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	} else if !errors.As(err, &ae) {
 		log := s.logger(c)
 		if c.Request.Context().Err() != nil && errors.Is(err, context.Canceled) {
 			// The client went away mid-request; nobody reads the answer.
@@ -48,6 +54,9 @@ func (s *Server) writeProblem(c *gin.Context, p api.Problem) {
 		p.Status = http.StatusInternalServerError
 	}
 	c.Header("X-Content-Type-Options", "nosniff")
+	if p.Status == http.StatusServiceUnavailable {
+		s.retryAfter(c)
+	}
 	c.Data(p.Status, ct, body)
 }
 
@@ -69,4 +78,10 @@ func (s *Server) notFound(c *gin.Context) {
 func (s *Server) methodNotAllowed(c *gin.Context) {
 	s.writeError(c, errorf(api.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)",
 		c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+}
+
+// retryAfter sets Retry-After on a 503, which is always temporary here:
+// the database or the engine is away, or this replica is shutting down.
+func (s *Server) retryAfter(c *gin.Context) {
+	c.Header("Retry-After", strconv.Itoa(int(max(s.cfg.RetryAfter.Round(time.Second), time.Second)/time.Second)))
 }

@@ -78,6 +78,12 @@ func (s *Server) listLabs(c *gin.Context) {
 	}
 	opts.Limit = int(min(limit, store.MaxListLimit))
 	opts.Continue = c.Query("continue")
+	// A list is always of the current state; a version, if named, must
+	// still be one this server issued.
+	if _, _, err := s.versionParam(c.Request.Context(), c); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	list, err := s.store.ListLabs(c.Request.Context(), opts)
 	if err != nil {
 		s.writeError(c, err)

@@ -360,7 +360,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 		t.Fatalf("Handler is a %T, not a *gin.Engine", s.Handler())
 	}
 	// Swagger UI's page and assets are not API operations.
-	ui := map[string]bool{"GET /docs": false, "GET /docs/*file": false}
+	ui := map[string]bool{"GET /docs": false, "GET /docs/*file": false, "HEAD /docs": false, "HEAD /docs/*file": false}
 	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	routed := map[string]bool{}
 	for _, r := range engine.Routes() {
@@ -383,6 +383,17 @@ func TestOpenAPIRoutes(t *testing.T) {
 	}
 	documented := specOperations(doc)
 	for _, key := range slices.Sorted(maps.Keys(routed)) {
+		// HEAD is answered wherever GET is (the document says so once);
+		// documented HEAD operations (the probes) are checked as any.
+		if path, ok := strings.CutPrefix(key, "HEAD "); ok {
+			if _, doc := documented[key]; !doc && !routed["GET "+path] {
+				t.Errorf("route %s has no GET route", key)
+			}
+			continue
+		}
+		if path, ok := strings.CutPrefix(key, "GET "); ok && !routed["HEAD "+path] {
+			t.Errorf("route %s answers no HEAD", key)
+		}
 		if _, ok := documented[key]; !ok {
 			t.Errorf("route %s is not in the OpenAPI document", key)
 		}

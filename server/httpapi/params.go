@@ -102,7 +102,9 @@ func (f filter) matches(l *api.LabInstanceRequest) bool {
 	case f.namespace != "" && l.Metadata.Namespace != f.namespace,
 		f.name != "" && l.Metadata.Name != f.name,
 		f.phase != "" && l.Status.Phase != f.phase,
-		f.studentEmail != "" && l.Spec.StudentEmail != f.studentEmail:
+		f.studentEmail != "" && strings.ToLower(l.Spec.StudentEmail) != strings.ToLower(f.studentEmail):
+		// The store matches e-mail addresses lower-cased (its index holds
+		// them so); a watch matches the same way.
 		return false
 	}
 	for k, v := range f.labels {

@@ -33,7 +33,9 @@ func (s *Server) router() *gin.Engine {
 
 	// Bearer tokens guard the labs (auth.go); with MetricsAuth, the
 	// monitoring routes too. Health and ready stay open for probes.
-	labs := e.Group("/api/lab-instances", s.requireToken(scopeAPI))
+	// Every GET route answers HEAD too (withHead): the same handler, whose
+	// body net/http discards (a watch ends after its headers).
+	labs := withHead{e.Group("/api/lab-instances", s.requireToken(scopeAPI))}
 	for _, p := range []string{"", "/"} {
 		labs.POST(p, s.createLab)
 		labs.GET(p, s.listLabs)
@@ -49,16 +51,17 @@ func (s *Server) router() *gin.Engine {
 	labs.POST("/:name/stop", s.stopLab)
 	labs.GET("/:name/logs", s.labLogs)
 
-	workspaces := e.Group("/api/workspaces", s.requireToken(scopeAPI))
+	workspaces := withHead{e.Group("/api/workspaces", s.requireToken(scopeAPI))}
 	for _, p := range []string{"", "/"} {
 		workspaces.GET(p, s.listWorkspaces)
 	}
 	workspaces.DELETE("/:namespace/:student", s.deleteWorkspace)
 
-	status := e.Group("/api/status")
-	status.GET("/health", s.health)
+	statusGroup := e.Group("/api/status")
+	status := withHead{statusGroup}
+	status.GET("/health", s.health) // load balancers often probe with HEAD
 	status.GET("/ready", s.ready)
-	monitoring := status.Group("", s.requireToken(scopeMonitoring))
+	monitoring := withHead{statusGroup.Group("", s.requireToken(scopeMonitoring))}
 	monitoring.GET("/leader", s.leader)
 	monitoring.GET("/bookmarks", s.bookmarks)
 	monitoring.GET("/status", s.systemStatus)
@@ -67,14 +70,20 @@ func (s *Server) router() *gin.Engine {
 	if s.cfg.MetricsHandler != nil {
 		monitoring.GET("/metrics", gin.WrapH(s.cfg.MetricsHandler))
 	}
-	// Load balancers often probe with HEAD.
-	status.HEAD("/health", s.health)
-	status.HEAD("/ready", s.ready)
 
 	// The OpenAPI document and Swagger UI (/openapi.json, /openapi.yaml,
 	// /docs), open like the probes.
-	openapi.Register(e)
+	openapi.Register(withHead{e})
 	return e
+}
+
+// withHead registers every GET route for HEAD as well, with the same
+// handlers (RFC 9110: HEAD is GET without the body).
+type withHead struct{ gin.IRoutes }
+
+func (w withHead) GET(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	w.IRoutes.HEAD(path, h...)
+	return w.IRoutes.GET(path, h...)
 }
 
 const (

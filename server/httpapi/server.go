@@ -48,6 +48,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/images"
 	"github.com/labrm/terraform-provider-lab/server/store"
 )
 
@@ -70,6 +71,7 @@ type Store interface {
 	LabHistory(ctx context.Context, key api.Key) (*api.LabEventList, error)
 	ReadEvents(ctx context.Context, after int64, limit int) ([]store.Event, error)
 	EventBounds(ctx context.Context) (floor, current int64, err error)
+	LatestPosition(ctx context.Context) (int64, error)
 	Bookmarks(ctx context.Context) ([]api.WatcherBookmark, error)
 	CountByPhase(ctx context.Context) (map[api.Phase]int64, error)
 	CountDeleting(ctx context.Context) (int64, error)
@@ -139,6 +141,13 @@ type Config struct {
 	WatchTimeout time.Duration
 	// ReadyTimeout bounds each readiness check. Default 2s.
 	ReadyTimeout time.Duration
+	// Images, when it restricts, refuses a create whose image it does not
+	// allow (422 naming spec.lab_template). Nil allows every image.
+	Images *images.Policy
+
+	// RetryAfter is the Retry-After of every 503 (the database or engine
+	// unavailable, a replica shutting down). Default 2s.
+	RetryAfter time.Duration
 }
 
 // Defaults.
@@ -149,6 +158,7 @@ const (
 	DefaultBookmarkInterval     = 15 * time.Second
 	DefaultWatchTimeout         = 30 * time.Minute
 	DefaultReadyTimeout         = 2 * time.Second
+	DefaultRetryAfter           = 2 * time.Second
 )
 
 // HTTPObserver is told about every request, by route template.
@@ -188,6 +198,7 @@ func New(cfg Config) *Server {
 	cfg.BookmarkInterval = cmp.Or(cfg.BookmarkInterval, DefaultBookmarkInterval)
 	cfg.WatchTimeout = cmp.Or(cfg.WatchTimeout, DefaultWatchTimeout)
 	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout)
+	cfg.RetryAfter = cmp.Or(cfg.RetryAfter, DefaultRetryAfter)
 
 	ready := map[string]func(context.Context) error{"database": cfg.Store.Ping}
 	for name, check := range cfg.Ready {

@@ -63,6 +63,9 @@ func (s *Server) ready(c *gin.Context) {
 		body.Checks[name] = "ok"
 	}
 	c.Header("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable {
+		s.retryAfter(c)
+	}
 	s.respond(c, status, body)
 }
 

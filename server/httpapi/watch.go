@@ -71,7 +71,7 @@ func (s *Server) watch(c *gin.Context) {
 		}
 		f.name = name
 	}
-	from, fromGiven, err := intParam(c, "resource_version")
+	from, fromGiven, err := s.versionParam(c.Request.Context(), c)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -87,6 +87,14 @@ func (s *Server) watch(c *gin.Context) {
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
+
+	if c.Request.Method == http.MethodHead {
+		// The headers a watch would start with, and no stream.
+		c.Header("Content-Type", watchContentType(c))
+		c.Header("Cache-Control", "no-store")
+		c.Status(http.StatusOK)
+		return
+	}
 
 	w := &watchStream{c: c, s: s}
 	var initial []api.LabInstanceRequest
@@ -110,11 +118,7 @@ func (s *Server) watch(c *gin.Context) {
 		}
 	}
 
-	contentType := "application/x-ndjson"
-	if responseOffer(c).MediaType == "application/json" {
-		contentType = "application/json;stream=watch"
-	}
-	c.Header("Content-Type", contentType)
+	c.Header("Content-Type", watchContentType(c))
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Accel-Buffering", "no") // proxies must not buffer the stream
 	c.Status(http.StatusOK)
@@ -133,6 +137,13 @@ func (s *Server) watch(c *gin.Context) {
 	// once the changes since the list are sent tells it that it is caught up.
 	reason := w.follow(ctx, f, !fromGiven)
 	s.logger(c).Debug("watch ended", "reason", reason, "events", w.count, "resource_version", w.cursor)
+}
+
+func watchContentType(c *gin.Context) string {
+	if responseOffer(c).MediaType == "application/json" {
+		return "application/json;stream=watch"
+	}
+	return "application/x-ndjson"
 }
 
 // listAll lists every matching lab, page by page, and returns the first

@@ -296,3 +296,15 @@ func (c *countingEngine) Ping(ctx context.Context) error {
 	c.count("ping", err)
 	return err
 }
+
+func (c *countingEngine) Restart(ctx context.Context, spec workload.Spec) (workload.Status, error) {
+	st, err := c.e.Restart(ctx, spec)
+	c.count("restart", err)
+	return st, err
+}
+
+func (c *countingEngine) Largest(ctx context.Context) (workload.Resources, error) {
+	r, err := c.e.Largest(ctx)
+	c.count("largest", err)
+	return r, err
+}

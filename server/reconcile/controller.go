@@ -14,6 +14,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/group"
 	"github.com/labrm/terraform-provider-lab/internal/wait"
+	"github.com/labrm/terraform-provider-lab/server/images"
 	"github.com/labrm/terraform-provider-lab/server/outbox"
 	"github.com/labrm/terraform-provider-lab/server/store"
 	"github.com/labrm/terraform-provider-lab/server/workload"
@@ -45,6 +46,14 @@ type Config struct {
 	// wakes it when its turn may have come.
 	WaitRecheck  time.Duration
 	DrainTimeout time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
+
+	// EngineEvents, if set, tells the controller of workload exits and
+	// of the engine's return after an outage as they happen (hints: the
+	// controller stays level-based, probing every ProbeInterval).
+	EngineEvents <-chan workload.Event
+	// Images, when it restricts, fails at admission a lab whose image it
+	// does not allow (one created before the policy was tightened).
+	Images *images.Policy
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -108,7 +117,8 @@ type Controller struct {
 	epoch        atomic.Int64
 	installation string // the store's id, on every workload's labels
 
-	ledger      atomic.Pointer[ledger] // the current term's admission ledger; nil while not leading
+	ledger      atomic.Pointer[ledger]             // the current term's admission ledger; nil while not leading
+	largest     atomic.Pointer[workload.Resources] // the most one workload can have, read each term
 	finalizing  atomic.Int64
 	lastFailure sync.Map // api.Key -> string: dedupes reconciliation.failed events
 }
@@ -160,11 +170,16 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	if err != nil {
 		return err
 	}
+	largest, err := c.cfg.Engine.Largest(ctx)
+	if err != nil {
+		return fmt.Errorf("read the largest workload the engine can run: %w", err)
+	}
 	id, err := c.cfg.Store.InstallationID(ctx)
 	if err != nil {
 		return err
 	}
 	c.installation = id
+	c.largest.Store(&largest)
 	c.epoch.Store(term.Epoch)
 	// The admission ledger, from the labs that wait or hold now; the
 	// outbox stream keeps it current from here (see ledger.go).
@@ -201,7 +216,7 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 			if err := c.resyncLedger(ctx, led); err != nil {
 				return err
 			}
-			return c.enqueueAll(ctx, q)
+			return c.enqueueAll(ctx, q, false)
 		},
 	}, func(ctx context.Context, tx *store.Tx, events []store.Event) error {
 		labs := make([]*api.LabInstanceRequest, 0, len(events))
@@ -224,8 +239,11 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	g, gctx := group.New(ctx)
 	g.Go("watcher", w.Run)
 	g.Go("resync", func(ctx context.Context) error {
-		return c.every(ctx, c.cfg.ResyncPeriod, func() error { return c.enqueueAll(ctx, q) })
+		return c.every(ctx, c.cfg.ResyncPeriod, func() error { return c.enqueueAll(ctx, q, false) })
 	})
+	if c.cfg.EngineEvents != nil {
+		g.Go("engine events", func(ctx context.Context) error { return c.followEngine(ctx, q) })
+	}
 	g.Go("gc", func(ctx context.Context) error {
 		return c.every(ctx, c.cfg.GCInterval, func() error { return c.collectGarbage(ctx) })
 	})
@@ -278,8 +296,9 @@ func (c *Controller) every(ctx context.Context, d time.Duration, fn func() error
 }
 
 // enqueueAll queues every lab: the resync that catches anything a lost
-// event or a crash made the controller miss.
-func (c *Controller) enqueueAll(ctx context.Context, q *Queue) error {
+// event or a crash made the controller miss. With forget, their backoff
+// is cleared too (the failure they backed off from is over).
+func (c *Controller) enqueueAll(ctx context.Context, q *Queue, forget bool) error {
 	opts := store.ListOptions{Limit: store.MaxListLimit}
 	for {
 		list, err := c.cfg.Store.ListLabs(ctx, opts)
@@ -287,6 +306,9 @@ func (c *Controller) enqueueAll(ctx context.Context, q *Queue) error {
 			return fmt.Errorf("resync: %w", err)
 		}
 		for i := range list.Items {
+			if forget {
+				q.Forget(list.Items[i].Key())
+			}
 			q.Add(list.Items[i].Key())
 		}
 		if list.Metadata.Continue == "" {
@@ -344,10 +366,11 @@ func (c *Controller) work(ctx context.Context, q *Queue) error {
 			q.Done(key)
 			return errFenced
 		case api.IsConflict(err):
-			// The lab changed under us: decide again on the new version.
-			q.Done(key)
-			q.Add(key)
-			continue
+			// The lab changed under us: decide again on the new version,
+			// after a backoff that grows while the conflict persists (a
+			// rule the write breaks is a conflict too), never in a hot
+			// loop. A success forgets it.
+			q.AddRateLimited(key)
 		case err != nil:
 			if ctx.Err() == nil {
 				c.cfg.Logger.Warn("reconcile failed", "lab", key.String(), "err", err, "failures", q.Failures(key)+1)

@@ -18,13 +18,19 @@
 //	              resource_requests, first come first served against the
 //	              engine's CPU and memory or the configured capacity, decided
 //	              from the admission ledger (ledger.go); a lab that asks for
-//	              more than the whole capacity fails → PROVISIONING
+//	              more than the whole capacity, whose limits exceed the
+//	              largest workload the engine can run, or whose image is not
+//	              allowed fails at once → PROVISIONING
 //	PROVISIONING  creates and starts the workload → RUNNING (container_id,
 //	              started_at, access_url); a permanent engine failure
-//	              (image unavailable) or no start within ProvisionTimeout
-//	              → FAILED
-//	RUNNING       exit 0 → COMPLETED; non-zero exit or vanished → FAILED;
-//	              past duration_minutes → TIMEOUT; stop request → COMPLETED
+//	              (image unavailable, request rejected as invalid) or no
+//	              start within ProvisionTimeout → FAILED
+//	RUNNING       exit 0 → COMPLETED; non-zero exit, a kill, OOM or vanished
+//	              → FAILED with that reason (an exit by a signal once the
+//	              engine has settled it); stopped by an engine restart with
+//	              time left → started again, still RUNNING, Interrupted
+//	              condition; past duration_minutes → TIMEOUT; stop request
+//	              → COMPLETED
 //	TIMEOUT       stops the workload → COMPLETED (FAILED if stopping keeps
 //	              failing)
 //	COMPLETED,    the clean-up saves the workload's last 64 KiB of output in
@@ -68,5 +74,10 @@
 // ledger rebuilt from the store before any work starts.
 //
 // A write that finds a newer leader term (api.EFENCED) stops the
-// controller: this replica is no longer the leader.
+// controller: this replica is no longer the leader. A write that
+// conflicts (the lab changed since it was read) is decided again after
+// the key's backoff, which grows while the conflict persists: never a hot
+// loop. Engine events (Config.EngineEvents) queue the lab concerned at
+// once; the engine's return after an outage queues every lab with its
+// backoff forgotten.
 package reconcile

@@ -128,3 +128,7 @@ func waitLab(t *testing.T, db *store.DB, key api.Key, cond func(*api.LabInstance
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func (r *slowStopEngine) Largest(context.Context) (workload.Resources, error) {
+	return workload.Resources{MilliCPU: 8000, MemoryBytes: 64 << 30}, nil
+}

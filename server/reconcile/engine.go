@@ -17,7 +17,8 @@ type Engine interface {
 	// that name is adopted when its labels carry the same resource uid
 	// and spec hash, and replaced otherwise; one that has exited is
 	// reported as it is, never restarted. An error wrapping a
-	// *workload.Failure (workload.ErrImage) is permanent.
+	// *workload.Failure (workload.ErrImage, workload.ErrRejected) is
+	// permanent.
 	Ensure(ctx context.Context, spec workload.Spec) (workload.Status, error)
 	// Inspect reports a workload by name, or workload.ErrNotFound.
 	Inspect(ctx context.Context, name string) (workload.Status, error)
@@ -43,9 +44,19 @@ type Engine interface {
 	// is success; one that a workload still mounts is an error wrapping
 	// workload.ErrInUse.
 	RemoveWorkspace(ctx context.Context, name string) error
+	// Restart starts again a workload the engine itself interrupted
+	// (Status.Reason workload.ReasonEngineRestart): the same one, its
+	// file system kept, where the engine still has it, else a new one
+	// from spec (on the same workspace). One already running is reported
+	// as it is.
+	Restart(ctx context.Context, spec workload.Spec) (workload.Status, error)
 	// Capacity is what the engine offers labs in total (a host's CPUs and
 	// memory; a cluster's allocatable).
 	Capacity(ctx context.Context) (workload.Resources, error)
+	// Largest is the most one workload can ever be given (its limits): a
+	// host's CPUs and memory; on a cluster, its largest node's
+	// allocatable. A lab asking for more can never run.
+	Largest(ctx context.Context) (workload.Resources, error)
 	// Ping checks that the engine answers.
 	Ping(ctx context.Context) error
 }

@@ -20,6 +20,7 @@ type memEngine struct {
 	reconcile.Engine
 	capacity    workload.Resources
 	capacityErr error
+	largest     workload.Resources // zero: the engine cannot tell (not checked)
 	mu          sync.Mutex
 	running     map[string]workload.Status
 }
@@ -105,5 +106,45 @@ func TestCapacityUnreadable(t *testing.T) {
 	}
 	if err := ctrl.Run(ctx, term); !errors.Is(err, down) || !strings.Contains(err.Error(), "capacity") {
 		t.Fatalf("Run = %v, want the engine's capacity error", err)
+	}
+}
+
+func (e *memEngine) Largest(context.Context) (workload.Resources, error) { return e.largest, nil }
+
+// TestTooLargeForEngine: a lab whose limits exceed the largest workload the
+// engine can ever run fails at admission with the reason, releasing
+// nothing it never held, and the next lab is admitted.
+func TestTooLargeForEngine(t *testing.T) {
+	t.Parallel()
+	db := servertest.OpenStore(t, servertest.SQLite)
+	e := &memEngine{capacity: workload.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30}, largest: workload.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30},
+		running: map[string]workload.Status{}}
+	// Capacity configured above the engine (overcommit): admission alone
+	// would let the lab through, and the engine would refuse it.
+	ctrl := reconcile.New(reconcile.Config{Store: db, Engine: e, Capacity: workload.Resources{MilliCPU: 16000, MemoryBytes: 64 << 30}, Logger: logger(t)})
+	ctx := context.Background()
+	term, err := db.StartTerm(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ctrl.Run(runCtx, term) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	big := api.Key{Namespace: "default", Name: "big"}
+	if _, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: big.Name},
+		Spec: api.Spec{LabTemplate: "img", StudentEmail: "s@u.edu", DurationMinutes: 5, ResourceLimits: &api.ResourceLimits{CPU: "8", Memory: "64Mi"}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitLab(t, db, big, func(l *api.LabInstanceRequest) bool { return l.Status.Phase == api.PhaseFailed })
+	l, _ := db.GetLab(ctx, big)
+	if tr := l.Status.Transitions; len(tr) != 1 || tr[0].Reason != "TooLargeForEngine" || !strings.Contains(l.Status.ErrorMessage, "largest workload the engine can ever run (cpu 2, memory 4Gi)") {
+		t.Fatalf("status %+v", l.Status)
+	}
+	if _, err := e.Inspect(ctx, workload.Name(l.Metadata.UID)); err == nil {
+		t.Fatal("the engine was asked to run it")
 	}
 }

@@ -24,10 +24,11 @@ const (
 	stepTimeout                  // RUNNING past its duration
 	stepStop                     // TIMEOUT or a stop request: stop, then COMPLETED
 	stepCleanup                  // finished: workload still there or allocation held
+	stepRestart                  // RUNNING: the engine stopped the workload; start it again
 )
 
 var stepNames = [...]string{"none", "add-finalizer", "finalize", "wait", "admit", "provision", "running",
-	"complete", "fail", "timeout", "stop", "cleanup"}
+	"complete", "fail", "timeout", "stop", "cleanup", "restart"}
 
 func (s step) String() string { return stepNames[s] }
 
@@ -87,12 +88,22 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 			return action{step: stepStop, reason: "StoppedByUser", message: "stopped on request"}
 		}
 		if ctr == nil {
-			return action{step: stepFail, reason: "ContainerVanished", message: "the lab's container no longer exists"}
-		}
-		if ctr.State != workload.Running {
-			return exited(ctr)
+			return action{step: stepFail, reason: "ContainerVanished",
+				message: "the lab's container no longer exists: it was removed outside labd"}
 		}
 		expiry := runningSince(lab).Add(time.Duration(lab.Spec.DurationMinutes) * time.Minute)
+		if ctr.State != workload.Running {
+			if ctr.Reason == workload.ReasonEngineRestart && now.Before(expiry) {
+				// Not the lab's doing: its time is not over, so it runs on.
+				return action{step: stepRestart, reason: workload.ReasonEngineRestart, message: ctr.Message}
+			}
+			if ctr.Reason != workload.ReasonEngineRestart {
+				if wait := settling(ctr, now); wait > 0 {
+					return action{step: stepNone, requeueAfter: wait}
+				}
+				return exited(ctr)
+			}
+		}
 		if !now.Before(expiry) {
 			return action{step: stepTimeout, reason: "DurationExceeded",
 				message: fmt.Sprintf("ran for its %d minutes", lab.Spec.DurationMinutes)}
@@ -112,19 +123,50 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 	return action{step: stepNone}
 }
 
-// exited turns a stopped workload into COMPLETED or FAILED.
+// exitSettle is how long after a workload ended by a signal the
+// controller waits before judging it: an engine may report the OOM kill
+// a moment after the exit, and a forced removal (kill, then remove) is
+// not over yet.
+const exitSettle = 2 * time.Second
+
+// settling is how much longer to wait before judging an exit (0: judge
+// now): until the engine's SettlesAt, or, when the engine sets none, for
+// exitSettle after an exit by a signal. A finish time far in the future
+// (the engine's clock ahead of ours) is not waited for.
+func settling(ctr *workload.Status, now time.Time) time.Duration {
+	if !ctr.SettlesAt.IsZero() {
+		return max(0, min(ctr.SettlesAt.Sub(now), time.Minute))
+	}
+	if workload.Signal(ctr.ExitCode) == 0 || ctr.OOMKilled || ctr.FinishedAt.IsZero() {
+		return 0
+	}
+	since := now.Sub(ctr.FinishedAt)
+	if since >= exitSettle || since < -exitSettle {
+		return 0
+	}
+	return exitSettle - since
+}
+
+// exited turns a stopped workload into COMPLETED or FAILED, with the
+// reason the engine reported and nothing it did not: out of memory only
+// when the engine says so, a kill by its signal.
 func exited(ctr *workload.Status) action {
-	if ctr.ExitCode == 0 && !ctr.OOMKilled && ctr.Message == "" {
-		return action{step: stepComplete, reason: "ContainerExited", message: "the container exited with code 0"}
-	}
-	msg := fmt.Sprintf("the container exited with code %d", ctr.ExitCode)
+	code := ctr.ExitCode
 	switch {
-	case ctr.OOMKilled:
-		msg += " after running out of memory"
-	case ctr.ExitCode == 137:
-		// The engine does not always see the OOM event before the exit.
-		msg += " (killed by SIGKILL, possibly out of memory)"
+	case code == 0 && !ctr.OOMKilled && ctr.Message == "":
+		return action{step: stepComplete, reason: "ContainerExited", message: "the container exited with code 0"}
+	case ctr.OOMKilled || ctr.Reason == workload.ReasonOOMKilled:
+		return action{step: stepFail, reason: "OOMKilled",
+			message: fmt.Sprintf("the container ran out of memory: the engine's OOM killer ended it (exit code %d)", code)}
+	case workload.Signal(code) != 0:
+		msg := fmt.Sprintf("the container was ended by %s (exit code %d), not by labd; the engine reports no out-of-memory kill",
+			workload.SignalName(workload.Signal(code)), code)
+		if ctr.Message != "" {
+			msg += "; " + ctr.Message
+		}
+		return action{step: stepFail, reason: "ContainerKilled", message: msg}
 	}
+	msg := fmt.Sprintf("the container exited with code %d", code)
 	if ctr.Message != "" {
 		msg += ": " + ctr.Message
 	}

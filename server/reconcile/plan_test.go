@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
+	"github.com/labrm/terraform-provider-lab/server/images"
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
@@ -82,8 +84,17 @@ func TestPlan(t *testing.T) {
 		{"running, exactly at expiry", labIn(api.PhaseRunning, startedAt(t0.Add(-60*time.Minute))), running(), stepTimeout, "DurationExceeded", 0},
 		{"running, exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), exitedWith(0), stepComplete, "ContainerExited", 0},
 		{"running, exit 3", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), exitedWith(3), stepFail, "ContainerFailed", 0},
-		{"running, OOM with exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, OOMKilled: true}, stepFail, "ContainerFailed", 0},
+		{"running, OOM with exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, OOMKilled: true}, stepFail, "OOMKilled", 0},
+		{"running, OOM reported by the engine's events", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, Reason: workload.ReasonOOMKilled}, stepFail, "OOMKilled", 0},
 		{"running, vanished", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), nil, stepFail, "ContainerVanished", 0},
+		{"running, killed long ago", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, FinishedAt: t0.Add(-time.Minute)}, stepFail, "ContainerKilled", 0},
+		{"running, killed just now: let it settle", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, FinishedAt: t0.Add(-500 * time.Millisecond)}, stepNone, "", 1500 * time.Millisecond},
+		{"running, killed 'in the future' (engine clock ahead)", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 143, FinishedAt: t0.Add(time.Hour)}, stepFail, "ContainerKilled", 0},
+		{"running, the engine still settling the exit", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 143, FinishedAt: t0.Add(-time.Minute), SettlesAt: t0.Add(5 * time.Second)}, stepNone, "", 5 * time.Second},
+		{"running, the engine settled the exit", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 143, FinishedAt: t0, SettlesAt: t0}, stepFail, "ContainerKilled", 0},
+		{"running, exit 3 just now: no wait", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 3, FinishedAt: t0}, stepFail, "ContainerFailed", 0},
+		{"running, stopped by an engine restart", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 143, FinishedAt: t0, Reason: workload.ReasonEngineRestart, Message: "the engine was away"}, stepRestart, workload.ReasonEngineRestart, 0},
+		{"running, engine restart after its time", labIn(api.PhaseRunning, startedAt(t0.Add(-61*time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 143, Reason: workload.ReasonEngineRestart}, stepTimeout, "DurationExceeded", 0},
 		{"running, stop requested", labIn(api.PhaseRunning, annotate(api.AnnotationStopRequested)), running(), stepStop, "StoppedByUser", 0},
 		{"timeout stops", labIn(api.PhaseTimeout), running(), stepStop, "DurationExceeded", 0},
 		{"completed, container exited: kept output, removed", labIn(api.PhaseCompleted), exitedWith(0), stepCleanup, "Finished", 0},
@@ -106,11 +117,68 @@ func TestPlan(t *testing.T) {
 
 func TestExitedMessages(t *testing.T) {
 	t.Parallel()
-	got := exited(&workload.Status{State: workload.Exited, ExitCode: 137, OOMKilled: true, Message: "boom"})
-	if got.message != "the container exited with code 137 after running out of memory: boom" {
-		t.Fatalf("message = %q", got.message)
+	for _, tc := range []struct {
+		ctr    workload.Status
+		reason string
+		msg    string
+	}{
+		{workload.Status{ExitCode: 137, OOMKilled: true, Message: "boom"}, "OOMKilled",
+			"the container ran out of memory: the engine's OOM killer ended it (exit code 137)"},
+		// Out of memory only when the engine says so.
+		{workload.Status{ExitCode: 137, Reason: workload.ReasonKilled}, "ContainerKilled",
+			"the container was ended by SIGKILL (exit code 137), not by labd; the engine reports no out-of-memory kill"},
+		{workload.Status{ExitCode: 143, Reason: workload.ReasonKilled, Message: "killed with SIGTERM through the engine's API at 2026-01-02T03:04:05Z"}, "ContainerKilled",
+			"the container was ended by SIGTERM (exit code 143), not by labd; the engine reports no out-of-memory kill; killed with SIGTERM through the engine's API at 2026-01-02T03:04:05Z"},
+		{workload.Status{ExitCode: 3}, "ContainerFailed", "the container exited with code 3"},
+		{workload.Status{ExitCode: 127, Message: "exec format error"}, "ContainerFailed", "the container exited with code 127: exec format error"},
+	} {
+		tc.ctr.State = workload.Exited
+		got := exited(&tc.ctr)
+		if got.step != stepFail || got.reason != tc.reason || got.message != tc.msg {
+			t.Errorf("exited(%+v) = %+v, want %s %q", tc.ctr, got, tc.reason, tc.msg)
+		}
+		if strings.Contains(got.message, "possibly") {
+			t.Errorf("a guess in %q", got.message)
+		}
 	}
-	if got := exited(&workload.Status{State: workload.Exited, ExitCode: 137}); got.step != stepFail || got.message != "the container exited with code 137 (killed by SIGKILL, possibly out of memory)" {
-		t.Fatalf("137 without OOM flag: %+v", got)
+}
+
+func TestRefuse(t *testing.T) {
+	t.Parallel()
+	largest := workload.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30}
+	lab := func(cpu, mem, image string) *api.LabInstanceRequest {
+		l := labIn(api.PhasePending)
+		l.Spec.LabTemplate = image
+		l.Spec.ResourceLimits = &api.ResourceLimits{CPU: cpu, Memory: mem}
+		return l
+	}
+	policy, _ := images.ParsePolicy([]string{"python:*"})
+	for _, tc := range []struct {
+		lab     *api.LabInstanceRequest
+		largest workload.Resources
+		policy  *images.Policy
+		reason  string
+	}{
+		{lab("2", "4Gi", "python:3"), largest, nil, ""},
+		{lab("8", "64Mi", "python:3"), largest, nil, "TooLargeForEngine"},
+		{lab("1", "5Gi", "python:3"), largest, nil, "TooLargeForEngine"},
+		{lab("8", "64Mi", "python:3"), workload.Resources{}, nil, ""}, // not known: not checked
+		{lab("1", "64Mi", "ubuntu:24.04"), largest, policy, "ImageNotAllowed"},
+		{lab("1", "64Mi", "python:3.12"), largest, policy, ""},
+	} {
+		r := refuse(tc.lab, tc.largest, tc.policy)
+		got := ""
+		if r != nil {
+			got = r.reason
+			if r.message == "" {
+				t.Errorf("%s without a message", r.reason)
+			}
+		}
+		if got != tc.reason {
+			t.Errorf("refuse(%v, %v) = %q, want %q", tc.lab.Spec.ResourceLimits, tc.lab.Spec.LabTemplate, got, tc.reason)
+		}
+	}
+	if r := refuse(lab("8", "64Mi", "python:3"), largest, nil); !strings.Contains(r.message, "cpu 8, memory 64Mi") || !strings.Contains(r.message, "cpu 2, memory 4Gi") {
+		t.Fatalf("message %q", r.message)
 	}
 }

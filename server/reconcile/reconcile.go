@@ -66,6 +66,8 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 		return c.provision(ctx, lab, act, now)
 	case stepRunning:
 		return Result{Requeue: true}, c.markRunning(ctx, lab, *ctr, act.reason, now)
+	case stepRestart:
+		return c.restart(ctx, lab, ctr, act, now)
 	case stepComplete:
 		return Result{}, c.finish(ctx, lab, api.PhaseCompleted, act, ctr, now)
 	case stepFail:
@@ -144,6 +146,13 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 	if led == nil {
 		return Result{}, errors.New("admission ledger not ready")
 	}
+	var largest workload.Resources
+	if l := c.largest.Load(); l != nil {
+		largest = *l
+	}
+	if r := refuse(lab, largest, c.cfg.Images); r != nil {
+		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: r.reason, message: r.message}, nil, now)
+	}
 	dec, wakes := led.decide(lab, now)
 	c.wake(wakes)
 	switch {
@@ -202,6 +211,10 @@ func (c *Controller) workloadSpec(lab *api.LabInstanceRequest) workload.Spec {
 			Labels:    workload.WorkspaceLabels(c.installation, lab.Metadata.Namespace, lab.Spec.StudentEmail),
 		}
 	}
+	if sc := lab.Spec.SecurityContext; sc != nil {
+		spec.RunAsUser = sc.RunAsUser
+		spec.ReadOnlyRootFilesystem = sc.ReadOnlyRootFilesystem
+	}
 	spec.Labels = map[string]string{
 		workload.LabelManagedBy:    workload.ManagedBy,
 		workload.LabelResourceUID:  lab.Metadata.UID,
@@ -228,6 +241,14 @@ func specHash(s workload.Spec) string {
 	}
 	if w := s.Workspace; w != nil {
 		fmt.Fprintf(h, "workspace=%s:%s\x00", w.Workspace, w.Path)
+	}
+	// Fields added later count only when set, so that labs that do not
+	// use them keep their hash (and their workload) across an upgrade.
+	if s.RunAsUser != nil {
+		fmt.Fprintf(h, "run_as_user=%d\x00", *s.RunAsUser)
+	}
+	if s.ReadOnlyRootFilesystem {
+		fmt.Fprintf(h, "read_only_root_filesystem\x00")
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -206,7 +206,7 @@ func (db *DB) Kind() string {
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.g.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return classify(fmt.Errorf("ping database: %w", err))
 	}
 	return nil
 }
@@ -228,7 +228,7 @@ func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) err
 		return fn(tx)
 	}, opts)
 	if err != nil {
-		return err
+		return classify(err)
 	}
 	for _, f := range tx.afterCommit {
 		f()

@@ -10,7 +10,7 @@ import (
 func (db *DB) InstallationID(ctx context.Context) (string, error) {
 	var id string
 	if err := db.g.WithContext(ctx).Raw("SELECT uid FROM installation WHERE id = 1").Scan(&id).Error; err != nil {
-		return "", fmt.Errorf("read installation id: %w", err)
+		return "", classify(fmt.Errorf("read installation id: %w", err))
 	}
 	return id, nil
 }

@@ -185,7 +185,7 @@ func (db *DB) LockHeld(ctx context.Context, name string) (bool, error) {
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND classid = ?::int::oid AND objid = ?::int::oid AND objsubid = 2)`, lockClass, lockKey(name)).Scan(&held).Error
 	if err != nil {
-		return false, fmt.Errorf("read lock holder: %w", err)
+		return false, classify(fmt.Errorf("read lock holder: %w", err))
 	}
 	return held, nil
 }

@@ -20,9 +20,12 @@
 //	         or (on a scheduler) waiting for a node; Reason and Message say
 //	         why, when the engine says
 //	Running  started (StartedAt is set); it may still be unready
-//	Exited   ended for good: ExitCode, OOMKilled and Message say how; an
-//	         engine never restarts a workload by itself, the controller
-//	         judges what an exit means
+//	Exited   ended for good: ExitCode, OOMKilled and Message say how, and
+//	         Reason why when the engine knows (ReasonOOMKilled,
+//	         ReasonKilled, ReasonEngineRestart); SettlesAt is when it will
+//	         know for sure. An engine never restarts a workload by itself:
+//	         the controller judges what an exit means, and asks Restart for
+//	         one the engine itself stopped
 //
 // A workload the engine no longer has is ErrNotFound, not a state: on a
 // scheduler, a workload whose node was lost is reported Exited with a
@@ -31,7 +34,7 @@
 // # Errors
 //
 // ErrNotFound is an answer, not a failure. An error that wraps a *Failure
-// (ErrImage today) is permanent: retrying cannot cure it, and the
+// (ErrImage, ErrRejected) is permanent: retrying cannot cure it, and the
 // controller fails the lab with the Failure's reason. Any other engine
 // error is transient: the controller retries with backoff, within the
 // provisioning timeout.
@@ -45,6 +48,14 @@
 // it on first use and mount it; nothing removes it but RemoveWorkspace,
 // which refuses (ErrInUse) while a workload mounts it. Requests in a Spec
 // are what the controller reserved for the workload; Limits cap it.
+//
+// # Engine restarts
+//
+// An engine that goes away and comes back (a daemon restart, a lost
+// connection, a lost node) is an Outage; an engine reports one with an
+// EventEngineRecovered Event, and reports the workloads it stopped in it
+// as Exited with ReasonEngineRestart. Events (exits, removals, recoveries)
+// are hints that make the controller look at once; it stays level-based.
 //
 // # Ours
 //

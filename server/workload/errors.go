@@ -21,6 +21,10 @@ func (f *Failure) Error() string { return f.text }
 var (
 	// ErrImage: the image is not present and cannot be pulled.
 	ErrImage = &Failure{Reason: "ImageUnavailable", text: "image unavailable"}
+	// ErrRejected: the engine refused the workload as invalid for it (a
+	// CPU limit above the host's CPUs, an option it does not support);
+	// the same request would be refused again.
+	ErrRejected = &Failure{Reason: "RejectedByEngine", text: "rejected by the engine"}
 )
 
 // Permanent returns the Failure err wraps, or nil when err is transient

@@ -77,6 +77,14 @@ type Spec struct {
 	Workspace   *Mount
 	PidsLimit   int64 // 0: the engine's default
 	StopTimeout time.Duration
+	// RunAsUser runs the workload's processes as this numeric user id;
+	// nil leaves it to the engine's default (the image's user unless the
+	// installation names one).
+	RunAsUser *int64
+	// ReadOnlyRootFilesystem makes the image's file system read-only;
+	// /tmp and the workspace stay writable. False leaves it to the
+	// engine's default.
+	ReadOnlyRootFilesystem bool
 }
 
 // State is where a workload is in its life; see the package doc.
@@ -106,8 +114,13 @@ type Status struct {
 	Reason  string
 	Message string
 
-	ExitCode   int
-	OOMKilled  bool
+	ExitCode  int
+	OOMKilled bool
+	// SettlesAt, for an Exited workload, is when the engine will know
+	// for sure why it exited (an OOM report or an engine restart may come
+	// a moment after the exit): the controller judges the exit after it.
+	// Zero: now.
+	SettlesAt  time.Time
 	Created    time.Time
 	StartedAt  time.Time // zero until it started
 	FinishedAt time.Time // zero until it exited

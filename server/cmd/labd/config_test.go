@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,32 +42,35 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigPrecedence(t *testing.T) {
 	t.Parallel()
 	values := map[string][2]string{ // flag value, env value
-		"database-url":      {"postgres://u@db-flag:5432/labs", "sqlite:/var/lib/labd/env.db"},
-		"instance-id":       {"flag-1", "env-1"},
-		"listen":            {":9000", "0.0.0.0:7000"},
-		"docker-host":       {"tcp://flag:2375", "unix:///env.sock"},
-		"log-format":        {"json", "text"},
-		"log-level":         {"debug", "warn"},
-		"shutdown-timeout":  {"5s", "7s"},
-		"controller":        {"false", "true"},
-		"access-host":       {"labs.flag.edu", "labs.env.edu"},
-		"publish-ip":        {"127.0.0.1", "10.0.0.1"},
-		"capacity-cpu":      {"8", "1500m"},
-		"capacity-memory":   {"32Gi", "512Mi"},
-		"workers":           {"9", "3"},
-		"provision-timeout": {"1m", "2m"},
-		"stop-timeout":      {"3s", "4s"},
-		"probe-interval":    {"1s", "2s"},
-		"resync-period":     {"1m", "2m"},
-		"outbox-retention":  {"1h", "2h"},
-		"lock-name":         {"flag-lock", "env-lock"},
-		"lease-duration":    {"30s", "20s"},
-		"renew-deadline":    {"20s", "12s"},
-		"retry-period":      {"4s", "3s"},
-		"api-token-file":    {tokenFile(t, "rw:"+flagToken), tokenFile(t, "ro:"+envToken)},
-		"metrics-auth":      {"true", "false"},
-		"insecure-no-auth":  {"false", "true"},
-		"cloudevents-sink":  {"https://hooks.flag.edu/labs", "http://a.env.edu/x,http://b.env.edu/y"},
+		"database-url":                  {"postgres://u@db-flag:5432/labs", "sqlite:/var/lib/labd/env.db"},
+		"instance-id":                   {"flag-1", "env-1"},
+		"listen":                        {":9000", "0.0.0.0:7000"},
+		"docker-host":                   {"tcp://flag:2375", "unix:///env.sock"},
+		"log-format":                    {"json", "text"},
+		"log-level":                     {"debug", "warn"},
+		"shutdown-timeout":              {"5s", "7s"},
+		"controller":                    {"false", "true"},
+		"access-host":                   {"labs.flag.edu", "labs.env.edu"},
+		"publish-ip":                    {"127.0.0.1", "10.0.0.1"},
+		"capacity-cpu":                  {"8", "1500m"},
+		"capacity-memory":               {"32Gi", "512Mi"},
+		"workers":                       {"9", "3"},
+		"provision-timeout":             {"1m", "2m"},
+		"stop-timeout":                  {"3s", "4s"},
+		"probe-interval":                {"1s", "2s"},
+		"resync-period":                 {"1m", "2m"},
+		"outbox-retention":              {"1h", "2h"},
+		"lock-name":                     {"flag-lock", "env-lock"},
+		"lease-duration":                {"30s", "20s"},
+		"renew-deadline":                {"20s", "12s"},
+		"retry-period":                  {"4s", "3s"},
+		"api-token-file":                {tokenFile(t, "rw:"+flagToken), tokenFile(t, "ro:"+envToken)},
+		"metrics-auth":                  {"true", "false"},
+		"insecure-no-auth":              {"false", "true"},
+		"cloudevents-sink":              {"https://hooks.flag.edu/labs", "http://a.env.edu/x,http://b.env.edu/y"},
+		"allowed-images":                {"registry.flag.edu/*", "python:*,registry.env.edu/labs/*"},
+		"lab-run-as-user":               {"1001", "2002"},
+		"lab-read-only-root-filesystem": {"true", "false"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -96,6 +100,8 @@ func TestConfigPrecedence(t *testing.T) {
 	fromEnv.APITokens = nil
 	want.APITokenFile, want.InsecureNoAuth = values["api-token-file"][1], true
 	want.CloudEventsSinks = []string{"http://a.env.edu/x", "http://b.env.edu/y"}
+	envUser, flagUser := int64(2002), int64(1001)
+	want.AllowedImages, want.LabRunAsUser = []string{"python:*", "registry.env.edu/labs/*"}, &envUser
 	if !reflect.DeepEqual(fromEnv, want) {
 		t.Fatalf("from env %+v, want %+v", fromEnv, want)
 	}
@@ -117,6 +123,7 @@ func TestConfigPrecedence(t *testing.T) {
 	fromFlags.APITokens = nil
 	want.APITokenFile, want.MetricsAuth = values["api-token-file"][0], true
 	want.CloudEventsSinks = []string{"https://hooks.flag.edu/labs"}
+	want.AllowedImages, want.LabRunAsUser, want.LabReadOnlyRootFilesystem = []string{"registry.flag.edu/*"}, &flagUser, true
 	if !reflect.DeepEqual(fromFlags, want) {
 		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
 	}
@@ -196,5 +203,26 @@ func TestVersionAndHelp(t *testing.T) {
 	var ce configError
 	if err := Run(t.Context(), []string{"--listen=bad"}, env(nil), io.Discard, io.Discard); !errors.As(err, &ce) {
 		t.Fatalf("bad flag: %v, want a configError", err)
+	}
+}
+
+func TestSecuritySettings(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"LAB_ALLOWED_IMAGES": "registry.example.edu/labs/*, python:*", "LAB_RUN_AS_USER": "1000"}
+	cfg, err := parseConfig([]string{"--lab-read-only-root-filesystem", "--allowed-images=labrm/busybox:test"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.AllowedImages, []string{"labrm/busybox:test"}) || cfg.LabRunAsUser == nil || *cfg.LabRunAsUser != 1000 || !cfg.LabReadOnlyRootFilesystem {
+		t.Fatalf("flags over environment: %+v %v", cfg.AllowedImages, cfg.LabRunAsUser)
+	}
+	cfg, err = parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || !slices.Equal(cfg.AllowedImages, []string{"registry.example.edu/labs/*", "python:*"}) || cfg.LabReadOnlyRootFilesystem {
+		t.Fatalf("environment: %+v, %v", cfg.AllowedImages, err)
+	}
+	for _, bad := range [][]string{{"--allowed-images=registry.example.edu/[labs"}, {"--lab-run-as-user=-1"}, {"--lab-run-as-user=root"}, {"--lab-read-only-root-filesystem=maybe"}} {
+		if _, err := parseConfig(bad, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

@@ -41,6 +41,12 @@ func NewBody(f Format, raw []byte) (*Body, error) {
 		return nil, err
 	}
 	j, err := yaml.YAMLToJSONStrict(raw)
+	if isDuplicateKey(err) {
+		// Decoded strictly below, the duplicates are named by path.
+		if dup, derr := yamlKeepingDuplicates(raw); derr == nil {
+			j, err = dup, nil
+		}
+	}
 	if err != nil {
 		return nil, yamlError(err)
 	}
@@ -162,16 +168,21 @@ const maxStrictErrors = 100
 // strictError is the 400 for fields a body may not have, whatever its
 // format.
 func strictError(fe api.FieldErrors) error {
-	var unknown, duplicate bool
+	var unknown, duplicate, typed bool
 	for _, f := range fe {
-		if strings.HasPrefix(f.Message, "duplicate") {
+		switch {
+		case strings.HasPrefix(f.Message, "duplicate"):
 			duplicate = true
-		} else {
+		case strings.HasPrefix(f.Message, "must be"): // XML text of the wrong type
+			typed = true
+		default:
 			unknown = true
 		}
 	}
 	msg := "unknown fields"
 	switch {
+	case typed:
+		msg = "invalid fields"
 	case unknown && duplicate:
 		msg = "unknown and duplicate fields"
 	case duplicate:

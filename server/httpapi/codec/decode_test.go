@@ -85,8 +85,10 @@ func TestDecodeStrict(t *testing.T) {
 		{"json duplicate", JSON, `{"metadata":{"name":"a","name":"b"}}`, []string{"metadata.name: duplicate field"}, "duplicate fields"},
 		{"json duplicate map key", JSON, `{"metadata":{"labels":{"app.kubernetes.io/name":"a","app.kubernetes.io/name":"b"}}}`, []string{"metadata.labels[app.kubernetes.io/name]: duplicate field"}, ""},
 		{"json duplicate and unknown", JSON, `{"spec":{"x":1,"duration_minutes":1,"duration_minutes":2}}`, []string{"spec.x: unknown field", "spec.duration_minutes: duplicate field"}, "unknown and duplicate fields"},
-		{"yaml duplicate", YAML, "metadata:\n  name: a\n  name: b\n", nil, `key "name" given twice`},
-		{"yaml duplicate map key", YAML, "metadata:\n  labels:\n    a: x\n    a: y\n", nil, "line 4"},
+		{"yaml duplicate", YAML, "metadata:\n  name: a\n  name: b\n", []string{"metadata.name: duplicate field"}, "duplicate fields"},
+		{"yaml duplicate map key", YAML, "metadata:\n  labels:\n    a: x\n    a: z\n", []string{"metadata.labels[a]: duplicate field"}, ""},
+		{"xml not a number", XML, `<LabInstanceRequest><spec><duration_minutes>abc</duration_minutes><port>1.5</port></spec></LabInstanceRequest>`, []string{"spec.duration_minutes: must be an integer, not \"abc\"", "spec.port: must be an integer, not \"1.5\""}, ""},
+		{"xml not a boolean", XML, `<LabInstanceRequest><spec><security_context><read_only_root_filesystem>perhaps</read_only_root_filesystem></security_context></spec></LabInstanceRequest>`, []string{"spec.security_context.read_only_root_filesystem: must be a boolean, not \"perhaps\""}, ""},
 		{"xml duplicate", XML, `<LabInstanceRequest><metadata><name>a</name><name>b</name></metadata></LabInstanceRequest>`, []string{"metadata.name: duplicate field"}, "duplicate fields"},
 		{"xml duplicate map key", XML, `<LabInstanceRequest><metadata><labels><entry key="k">a</entry><entry key="k">b</entry></labels></metadata></LabInstanceRequest>`, []string{"metadata.labels[k]: duplicate field"}, ""},
 		// Shape of the document.
@@ -106,7 +108,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"json wrong type in a map", JSON, `{"spec":{"environment":{"A":1}}}`, []string{"spec.environment: must be a string, not number"}, ""},
 		{"yaml wrong type", YAML, "spec:\n  duration_minutes: [1]\n", []string{"spec.duration_minutes: must be an integer, not array"}, ""},
 		{"json bad time", JSON, `{"metadata":{"creation_timestamp":"yesterday"}}`, nil, "cannot decode body"},
-		{"xml wrong type", XML, `<LabInstanceRequest><spec><duration_minutes>sixty</duration_minutes></spec></LabInstanceRequest>`, nil, "invalid XML"},
+		{"xml wrong type", XML, `<LabInstanceRequest><spec><duration_minutes>sixty</duration_minutes></spec></LabInstanceRequest>`, []string{"spec.duration_minutes: must be an integer, not \"sixty\""}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

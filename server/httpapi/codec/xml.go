@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -29,6 +30,10 @@ var (
 type xmlShape struct {
 	kind     shapeKind
 	children map[string]xmlChild // for shapeObject
+	// scalar, for shapeText, is the number or boolean type the text must
+	// parse as (nil: any text): encoding/xml reports a bad one without
+	// saying where, so the walk checks it and names the field.
+	scalar reflect.Type
 }
 
 type xmlChild struct {
@@ -99,6 +104,8 @@ func shapeOf(t reflect.Type) *xmlShape {
 			}
 			node.children[parts[len(parts)-1]] = xmlChild{shape: shapeOf(f.Type), repeated: isList(f.Type)}
 		}
+	case isScalar(t.Kind()):
+		s = &xmlShape{kind: shapeText, scalar: t}
 	default:
 		s = textShape
 	}
@@ -153,12 +160,17 @@ func joinPath(path, name string) string {
 // its end, recording child elements its shape does not allow.
 func walkXML(d *xml.Decoder, s *xmlShape, path string, fe *api.FieldErrors) error {
 	seen := map[string]bool{}
+	var text []byte
 	for {
 		tok, err := d.Token()
 		if err != nil {
 			return err
 		}
 		switch t := tok.(type) {
+		case xml.CharData:
+			if s.scalar != nil {
+				text = append(text, t...)
+			}
 		case xml.StartElement:
 			name := t.Name.Local
 			p := joinPath(path, name)
@@ -202,9 +214,41 @@ func walkXML(d *xml.Decoder, s *xmlShape, path string, fe *api.FieldErrors) erro
 				return err
 			}
 		case xml.EndElement:
+			if s.scalar != nil && !parsesAs(s.scalar, strings.TrimSpace(string(text))) {
+				fe.Add(path, "must be %s, not %q", describeType(s.scalar), strings.TrimSpace(string(text)))
+			}
 			return nil
 		}
 	}
+}
+
+func isScalar(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+// parsesAs reports whether encoding/xml can decode text into t (empty
+// text is the zero value).
+func parsesAs(t reflect.Type, text string) bool {
+	if text == "" {
+		return true
+	}
+	var err error
+	switch t.Kind() {
+	case reflect.Bool:
+		_, err = strconv.ParseBool(text)
+	case reflect.Float32, reflect.Float64:
+		_, err = strconv.ParseFloat(text, t.Bits())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		_, err = strconv.ParseUint(text, 10, t.Bits())
+	default:
+		_, err = strconv.ParseInt(text, 10, t.Bits())
+	}
+	return err == nil
 }
 
 func xmlAttr(e xml.StartElement, name string) string {
