@@ -22,36 +22,38 @@ import (
 // must not hang on a labd that is away.
 const capacityTimeout = 5 * time.Second
 
-// capacityCache reads labd's total capacity once per provider process
-// (one terraform plan or apply): it does not change while a plan runs, and
-// a class of 30 labs asks once, not 30 times.
+// capacityCache reads labd's capacity (GET /api/status/capacity) once per
+// provider process (one terraform plan or apply): it does not change while
+// a plan runs, and a class of 30 labs asks once, not 30 times. Both
+// plan-time checks read it: requests against the total, limits against
+// the most one lab may be given.
 type capacityCache struct {
-	mu    sync.Mutex
-	done  bool
-	total *api.Resources // nil: unknown (labd unreachable, or no leader yet)
+	mu   sync.Mutex
+	done bool
+	st   *api.CapacityStatus // nil: unknown (labd unreachable, or no leader yet)
 }
 
-// get returns labd's total capacity, or nil when it cannot be had now; the
-// reason is logged, and the check is skipped: labd itself fails a lab that
-// can never fit, so an unreachable labd at plan time costs only the early
-// warning.
-func (c *capacityCache) get(ctx context.Context, cl *client.Client) *api.Resources {
+// get returns labd's capacity, or nil when it cannot be had now; the
+// reason is logged, and the checks are skipped: labd itself fails a lab
+// that can never fit, so an unreachable labd at plan time costs only the
+// early warning.
+func (c *capacityCache) get(ctx context.Context, cl *client.Client) *api.CapacityStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.done {
-		return c.total
+		return c.st
 	}
 	rctx, cancel := context.WithTimeout(ctx, capacityTimeout)
 	defer cancel()
 	st, err := cl.Capacity(rctx, 0)
 	c.done = true
 	if err != nil {
-		tflog.Warn(ctx, "cannot read labd's capacity at plan time; resource_requests are checked against it when the lab is admitted",
+		tflog.Warn(ctx, "cannot read labd's capacity at plan time; resources are checked against it when the lab is admitted",
 			map[string]any{"error": err.Error()})
 		return nil
 	}
-	c.total = &st.Total
-	return c.total
+	c.st = st
+	return c.st
 }
 
 // checkCapacity adds an error on resource_requests.cpu or .memory when
@@ -61,11 +63,11 @@ func (r *labInstanceRequestResource) checkCapacity(ctx context.Context, plan *la
 		return
 	}
 	req := apiResources(plan.ResourceRequests)
-	total := r.data.capacity.get(ctx, r.data.client)
-	if req == nil || total == nil {
+	st := r.data.capacity.get(ctx, r.data.client)
+	if req == nil || st == nil {
 		return
 	}
-	for _, fe := range exceedsCapacity(*req, *total) {
+	for _, fe := range exceedsCapacity(*req, st.Total) {
 		resp.Diagnostics.AddAttributeError(path.Root("resource_requests").AtName(fe.Field), "Requests exceed labd's capacity", fe.Message)
 	}
 }

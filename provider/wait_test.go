@@ -30,6 +30,9 @@ type fakeLabd struct {
 	watchStatus int
 	// closeWatch ends every watch at once with no events.
 	closeWatch bool
+	// onWatch, if set, is called with the count of watches so far as each
+	// one is answered, before its response.
+	onWatch func(n int32)
 
 	gets, lists, watches atomic.Int32
 	lastWatchQuery       atomic.Value
@@ -82,8 +85,11 @@ func (f *fakeLabd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.URL.Path == "/api/lab-instances/" && r.URL.Query().Get("watch") == "true":
-		f.watches.Add(1)
+		n := f.watches.Add(1)
 		f.lastWatchQuery.Store(r.URL.RawQuery)
+		if f.onWatch != nil {
+			f.onWatch(n)
+		}
 		if f.watchStatus != 0 {
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(f.watchStatus)
@@ -261,7 +267,15 @@ func TestWaitStreamClosingAtOnce(t *testing.T) {
 	t.Parallel()
 	f, c := newFakeLabd(t, api.PhasePending)
 	f.closeWatch = true
-	time.AfterFunc(300*time.Millisecond, func() { f.setQuietly(api.PhaseRunning) })
+	// The lab runs from the last watch the waiter may try on: it must
+	// then find it by polling, not by watching again (a timer here made
+	// the count depend on the machine's load).
+	maxFailures := int32(waitConfig{}.withDefaults().MaxWatchFailures)
+	f.onWatch = func(n int32) {
+		if n == maxFailures {
+			f.setQuietly(api.PhaseRunning)
+		}
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	l, err := awaitLab(ctx, c, fastWait, key1, f.current(), 10*time.Second, "to be RUNNING", untilPhase(key1, api.PhaseRunning))

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -157,6 +158,18 @@ func TestClassroomEndToEnd(t *testing.T) {
 	if lead.Source != "leader" || other.Source != "store" || lead.Reserved != other.Reserved || lead.Total != other.Total ||
 		lead.Admitted != 2 || other.RecordedBy != "class-leader" {
 		t.Fatalf("capacity: leader %+v, api-only %+v", lead, other)
+	}
+	// The most one lab may be given is the engine's own CPUs and memory,
+	// the same on either replica.
+	info, err := docker(t, "info", "--format", "{{.NCPU}} {{.MemTotal}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ncpu, mem int64
+	fmt.Sscan(info, &ncpu, &mem)
+	want := api.Resources{CPU: api.FormatCPU(ncpu * 1000), Memory: api.FormatMemory(mem)}
+	if lead.MaxPerLab == nil || other.MaxPerLab == nil || *lead.MaxPerLab != want || *other.MaxPerLab != want {
+		t.Fatalf("max_per_lab: leader %+v, api-only %+v, want %+v (docker info)", lead.MaxPerLab, other.MaxPerLab, want)
 	}
 
 	// Workspaces: both listed, alice's held by alice-2, so kept.

@@ -45,6 +45,10 @@ type CapacityStatus struct {
 	// Free is Total less Reserved; it may be negative after the capacity
 	// shrank under labs already running.
 	Free Resources `json:"free"`
+	// MaxPerLab is the most one lab's limits may be (the engine's CPUs
+	// and memory, a cluster's largest node): a lab above it fails at
+	// admission. Absent where the engine does not say.
+	MaxPerLab *Resources `json:"max_per_lab,omitempty"`
 	// Admitted counts the labs holding a reservation (PROVISIONING,
 	// RUNNING, TIMEOUT).
 	Admitted int `json:"admitted"`

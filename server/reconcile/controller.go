@@ -187,7 +187,8 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	if err := c.resyncLedger(ctx, led); err != nil {
 		return err
 	}
-	led.recorded = store.Capacity{MilliCPU: capacity.MilliCPU, MemoryBytes: capacity.MemoryBytes, RecordedBy: term.Holder, RecordedAt: c.cfg.Now().UTC()}
+	led.recorded = store.Capacity{MilliCPU: capacity.MilliCPU, MemoryBytes: capacity.MemoryBytes,
+		MaxMilliCPU: largest.MilliCPU, MaxMemoryBytes: largest.MemoryBytes, RecordedBy: term.Holder, RecordedAt: c.cfg.Now().UTC()}
 	if err := c.cfg.Store.RecordCapacity(ctx, led.recorded, c.fence()); err != nil {
 		if api.ErrorCode(err) == api.EFENCED {
 			return api.Errorf(api.EFENCED, "controller stopped: a newer leader term exists")

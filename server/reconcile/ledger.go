@@ -460,8 +460,7 @@ func (c *Controller) Capacity(limit int) (st api.CapacityStatus, ok bool) {
 	}
 	st = led.status(limit)
 	st.Source = "leader"
-	at := led.recorded.RecordedAt
-	st.RecordedAt, st.RecordedBy = &at, led.recorded.RecordedBy
+	recordedInto(&st, led.recorded)
 	return st, true
 }
 
@@ -492,7 +491,16 @@ func CapacityFromStore(ctx context.Context, db *store.DB, limit int, now time.Ti
 	led.resync(labs, 0, now)
 	st := led.status(limit)
 	st.Source = "store"
+	recordedInto(&st, rec)
+	return st, nil
+}
+
+// recordedInto adds to st what the term recorded: by whom and when, and
+// the most one lab may be given (when the engine said).
+func recordedInto(st *api.CapacityStatus, rec store.Capacity) {
 	at := rec.RecordedAt
 	st.RecordedAt, st.RecordedBy = &at, rec.RecordedBy
-	return st, nil
+	if rec.MaxMilliCPU > 0 && rec.MaxMemoryBytes > 0 {
+		st.MaxPerLab = &api.Resources{CPU: api.FormatCPU(rec.MaxMilliCPU), Memory: api.FormatMemory(rec.MaxMemoryBytes)}
+	}
 }

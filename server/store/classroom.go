@@ -57,8 +57,13 @@ func (tx *Tx) LabLogs(ctx context.Context, uid string) (logs LabLogs, found bool
 type Capacity struct {
 	MilliCPU    int64
 	MemoryBytes int64
-	RecordedBy  string
-	RecordedAt  time.Time
+	// MaxMilliCPU and MaxMemoryBytes are the most one workload can be
+	// given (the engine's CPUs and memory, a cluster's largest node); 0
+	// where not known.
+	MaxMilliCPU    int64
+	MaxMemoryBytes int64
+	RecordedBy     string
+	RecordedAt     time.Time
 }
 
 // RecordCapacity records the capacity of the term fenced by opts.Fence.
@@ -66,10 +71,12 @@ func (tx *Tx) RecordCapacity(ctx context.Context, c Capacity, opts WriteOptions)
 	if err := tx.checkFence(ctx, opts.Fence); err != nil {
 		return err
 	}
-	err := tx.g.WithContext(ctx).Exec(`INSERT INTO capacity (id, milli_cpu, memory_bytes, recorded_by, recorded_at) VALUES (1, ?, ?, ?, ?)
+	err := tx.g.WithContext(ctx).Exec(`INSERT INTO capacity (id, milli_cpu, memory_bytes, max_milli_cpu, max_memory_bytes, recorded_by, recorded_at)
+		VALUES (1, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET milli_cpu = excluded.milli_cpu, memory_bytes = excluded.memory_bytes,
+		max_milli_cpu = excluded.max_milli_cpu, max_memory_bytes = excluded.max_memory_bytes,
 		recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at`,
-		c.MilliCPU, c.MemoryBytes, c.RecordedBy, c.RecordedAt.UTC()).Error
+		c.MilliCPU, c.MemoryBytes, c.MaxMilliCPU, c.MaxMemoryBytes, c.RecordedBy, c.RecordedAt.UTC()).Error
 	if err != nil {
 		return fmt.Errorf("record capacity: %w", err)
 	}
@@ -80,7 +87,7 @@ func (tx *Tx) RecordCapacity(ctx context.Context, c Capacity, opts WriteOptions)
 // before any did.
 func (tx *Tx) RecordedCapacity(ctx context.Context) (c Capacity, found bool, err error) {
 	var rows []Capacity
-	if err := tx.g.WithContext(ctx).Raw("SELECT milli_cpu, memory_bytes, recorded_by, recorded_at FROM capacity WHERE id = 1").Scan(&rows).Error; err != nil {
+	if err := tx.g.WithContext(ctx).Raw("SELECT milli_cpu, memory_bytes, max_milli_cpu, max_memory_bytes, recorded_by, recorded_at FROM capacity WHERE id = 1").Scan(&rows).Error; err != nil {
 		return c, false, fmt.Errorf("read capacity: %w", err)
 	}
 	if len(rows) == 0 {

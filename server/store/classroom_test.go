@@ -76,7 +76,7 @@ func TestRecordedCapacity(t *testing.T) {
 		old, _ := db.StartTerm(ctx, "a")
 		cur, _ := db.StartTerm(ctx, "b")
 		at := time.Now().UTC().Truncate(time.Second)
-		if err := db.RecordCapacity(ctx, store.Capacity{MilliCPU: 2000, MemoryBytes: 24 << 30, RecordedBy: "b", RecordedAt: at}, store.WriteOptions{Fence: cur.Epoch}); err != nil {
+		if err := db.RecordCapacity(ctx, store.Capacity{MilliCPU: 2000, MemoryBytes: 24 << 30, MaxMilliCPU: 2000, MaxMemoryBytes: 16 << 30, RecordedBy: "b", RecordedAt: at}, store.WriteOptions{Fence: cur.Epoch}); err != nil {
 			t.Fatal(err)
 		}
 		err := db.RecordCapacity(ctx, store.Capacity{MilliCPU: 1, MemoryBytes: 1, RecordedBy: "a", RecordedAt: at}, store.WriteOptions{Fence: old.Epoch})
@@ -84,7 +84,7 @@ func TestRecordedCapacity(t *testing.T) {
 			t.Fatalf("record under an old term: %v, want fenced", err)
 		}
 		c, found, err := db.RecordedCapacity(ctx)
-		if err != nil || !found || c.MilliCPU != 2000 || c.MemoryBytes != 24<<30 || c.RecordedBy != "b" || !c.RecordedAt.Equal(at) {
+		if err != nil || !found || c.MilliCPU != 2000 || c.MemoryBytes != 24<<30 || c.MaxMilliCPU != 2000 || c.MaxMemoryBytes != 16<<30 || c.RecordedBy != "b" || !c.RecordedAt.Equal(at) {
 			t.Fatalf("recorded %+v found=%v err=%v", c, found, err)
 		}
 	})

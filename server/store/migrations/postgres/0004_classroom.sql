@@ -16,6 +16,9 @@ CREATE TABLE capacity (
     id           integer     PRIMARY KEY CHECK (id = 1),
     milli_cpu    bigint      NOT NULL,
     memory_bytes bigint      NOT NULL,
+    -- the largest single workload the engine can run (0: not known)
+    max_milli_cpu    bigint NOT NULL DEFAULT 0,
+    max_memory_bytes bigint NOT NULL DEFAULT 0,
     recorded_by  text        NOT NULL,
     recorded_at  timestamptz NOT NULL
 );

@@ -12,6 +12,9 @@ CREATE TABLE capacity (
     id           integer  PRIMARY KEY CHECK (id = 1),
     milli_cpu    integer  NOT NULL,
     memory_bytes integer  NOT NULL,
+    -- the largest single workload the engine can run (0: not known)
+    max_milli_cpu    integer NOT NULL DEFAULT 0,
+    max_memory_bytes integer NOT NULL DEFAULT 0,
     recorded_by  text     NOT NULL,
     recorded_at  datetime NOT NULL
 );
