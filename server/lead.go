@@ -27,7 +27,7 @@ type controlPlane struct {
 
 func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics) (*controlPlane, error) {
 	log := cfg.Logger
-	engine, err := docker.New(docker.Config{Host: cfg.DockerHost, AccessHost: cfg.AccessHost, PublishIP: cfg.PublishIP,
+	engine, err := docker.New(docker.Config{Host: cfg.DockerHost, PublishIP: cfg.PublishIP,
 		Logger: log.With("component", "docker")})
 	if err != nil {
 		return nil, err

@@ -14,7 +14,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/go-connections/nat"
 
 	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/workload"
@@ -134,20 +133,29 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 	if err != nil {
 		return "", err
 	}
+	if err := r.ensureNetwork(ctx, labels[workload.LabelInstallation]); err != nil {
+		return "", err
+	}
 	cfg := &container.Config{
-		Image:  spec.Image,
-		Env:    env(spec.Env),
-		Labels: labels,
+		Image:      spec.Image,
+		Env:        env(spec.Env),
+		Labels:     maps.Clone(labels),
+		Entrypoint: spec.Command,
+		Cmd:        spec.Args,
 	}
 	if spec.StopTimeout > 0 {
 		secs := seconds(spec.StopTimeout)
 		cfg.StopTimeout = &secs
 	}
 	hc := r.hostConfig(spec, img)
-	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
+	netCfg, _ := r.networking(spec, img, cfg, hc)
+	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, netCfg, nil, spec.Name)
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
 			return "", fmt.Errorf("create container %s: %w: %v", spec.Name, errNameTaken, err)
+		}
+		if cerrdefs.IsNotFound(err) {
+			r.forgetNetwork() // the lab network was removed under us
 		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
@@ -159,8 +167,8 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 
 // hostConfig is where the lab's limits and isolation are set: CPU, memory
 // (no swap beyond it), process count, no privileges, no host mounts, no
-// restart (an exit is for the controller to judge), ports published on
-// ephemeral host ports, and bounded log files.
+// restart (an exit is for the controller to judge) and bounded log files.
+// Its network and ports are set by networking (network.go).
 func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *container.HostConfig {
 	pids := spec.PidsLimit
 	if pids <= 0 {
@@ -172,12 +180,11 @@ func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *cont
 			Memory:    spec.Limits.MemoryBytes,
 			PidsLimit: &pids,
 		},
-		Privileged:      false,
-		ReadonlyRootfs:  false,
-		PublishAllPorts: r.publishIP == "",
-		CapDrop:         capDrop,
-		SecurityOpt:     []string{"no-new-privileges:true"},
-		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		Privileged:     false,
+		ReadonlyRootfs: false,
+		CapDrop:        capDrop,
+		SecurityOpt:    []string{"no-new-privileges:true"},
+		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		LogConfig: container.LogConfig{
 			Type:   "json-file",
 			Config: map[string]string{"max-size": "10m", "max-file": "2"},
@@ -185,12 +192,6 @@ func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *cont
 	}
 	if spec.Limits.MemoryBytes > 0 {
 		hc.MemorySwap = spec.Limits.MemoryBytes
-	}
-	if r.publishIP != "" && img.Config != nil {
-		hc.PortBindings = nat.PortMap{}
-		for p := range img.Config.ExposedPorts {
-			hc.PortBindings[nat.Port(p)] = []nat.PortBinding{{HostIP: r.publishIP}}
-		}
 	}
 	return hc
 }
