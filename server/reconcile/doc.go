@@ -18,14 +18,26 @@
 //	              first served against the engine's CPU and memory, or the
 //	              configured capacity; a lab that asks for more than the
 //	              whole capacity fails) → PROVISIONING
-//	PROVISIONING  creates and starts the workload → RUNNING (container_id,
-//	              started_at, access_url); a permanent engine failure
-//	              (image unavailable) or no start within ProvisionTimeout
-//	              → FAILED
+//	PROVISIONING  creates and starts the workload; once its app answers
+//	              → RUNNING (container_id, started_at, endpoint,
+//	              access_url). A workload without an app port (a batch
+//	              lab) is RUNNING once started. While the app does not
+//	              answer, the Ready condition says what the lab waits for.
+//	              A permanent engine failure (image unavailable), no start
+//	              or no answer within ProvisionTimeout → FAILED
 //	RUNNING       exit 0 → COMPLETED; non-zero exit or vanished → FAILED;
-//	              past duration_minutes → TIMEOUT; stop request → COMPLETED
+//	              past duration_minutes → TIMEOUT; stop request → COMPLETED;
+//	              unused through the gateway for idle_timeout_minutes
+//	              (status.last_activity, else started_at) → COMPLETED,
+//	              reason Idle
 //	TIMEOUT       stops the workload → COMPLETED (FAILED if stopping keeps
 //	              failing)
+//
+// Readiness (ready.go): RUNNING means the student's URL works. An engine
+// that probes apps itself reports workload.Status.Readiness; where it does
+// not (Docker), Reconcile probes the workload's Endpoint, the address the
+// gateway dials, before plan decides: a TCP connection, or an HTTP GET of
+// readiness_path answered below 500.
 //
 // Every write is conditional on the version the decision was made on (a
 // newer version means: decide again) and fenced by the leader epoch, and
