@@ -46,6 +46,8 @@ func (s *Server) router() *gin.Engine {
 	labs.POST("/:name/start", s.startLab)
 	labs.POST("/:name/stop", s.stopLab)
 	labs.GET("/:name/logs", s.labLogs)
+	labs.GET("/:name/access", s.requireReadWrite, s.labAccess)
+	labs.POST("/:name/access/rotate", s.rotateAccess)
 
 	status := e.Group("/api/status")
 	status.GET("/health", s.health)
