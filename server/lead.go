@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"net"
 
+	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/group"
 	"github.com/labrm/terraform-provider-lab/server/docker"
 	"github.com/labrm/terraform-provider-lab/server/eventsink"
@@ -25,16 +27,22 @@ type controlPlane struct {
 	elector *leader.Elector
 }
 
-func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics) (*controlPlane, error) {
+// newControlPlane builds the leader's parts; accessURL is the gateway's
+// URL of a lab, which the controller records.
+func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics, accessURL func(api.Key) string) (*controlPlane, error) {
 	log := cfg.Logger
-	engine, err := docker.New(docker.Config{Host: cfg.DockerHost, PublishIP: cfg.PublishIP,
-		Logger: log.With("component", "docker")})
+	dcfg := docker.Config{Host: cfg.DockerHost, Network: cfg.LabNetwork, Logger: log.With("component", "docker")}
+	if cfg.PublishPorts {
+		dcfg.PublishIP = cfg.PublishIP
+	}
+	engine, err := docker.New(dcfg)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	cp := &controlPlane{engine: engine}
 	cp.ctrl = reconcile.New(reconcile.Config{
-		Store: db, Engine: m.Engine(engine), Workers: cfg.Workers, AccessHost: cfg.AccessHost, Observer: m,
+		Store: db, Engine: m.Engine(engine), Workers: cfg.Workers, AccessHost: hostOnly(cfg.AccessHost), Observer: m,
+		AccessURL:        accessURL,
 		Capacity:         workload.Resources{MilliCPU: cfg.CapacityCPU, MemoryBytes: cfg.CapacityMemory},
 		ProvisionTimeout: cfg.ProvisionTimeout, StopTimeout: cfg.StopTimeout,
 		ProbeInterval: cfg.ProbeInterval, ResyncPeriod: cfg.ResyncPeriod,
@@ -75,3 +83,12 @@ func (cp *controlPlane) lead(ctx context.Context, term store.Term) error {
 func (cp *controlPlane) run(ctx context.Context) error { return cp.elector.Run(ctx) }
 
 func (cp *controlPlane) close() { cp.engine.Close() }
+
+// hostOnly is a host[:port] without the port: what a lab's resource
+// allocation records as its host.
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
