@@ -121,3 +121,24 @@ func TestIdleLabEnds(t *testing.T) {
 		t.Fatalf("Ready condition %+v", c)
 	}
 }
+
+// TestRunningLabGetsEndpoint: a lab that ran before labd recorded
+// endpoints (its access_url a published port) gets its endpoint and the
+// gateway's access URL on its next reconcile, without a restart.
+func TestRunningLabGetsEndpoint(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	l := h.waitPhase(h.create("upgraded", nil).Metadata.Name, api.PhaseRunning)
+	endpoint := l.Status.Endpoint
+	if _, err := h.db.UpdateLab(context.Background(), l.Key(), store.WriteOptions{}, func(x *api.LabInstanceRequest) error {
+		x.Status.Endpoint, x.Status.AccessURL = "", "http://localhost:49153"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := h.waitFor("upgraded", "its endpoint again", func(x *api.LabInstanceRequest) bool { return x.Status.Endpoint != "" })
+	if got.Status.Endpoint != endpoint || got.Status.AccessURL != testAccessURL(l.Key()) || got.Status.ContainerID != l.Status.ContainerID {
+		t.Fatalf("endpoint %q (was %q), access_url %q, container %s (was %s)", got.Status.Endpoint, endpoint, got.Status.AccessURL,
+			got.Status.ContainerID, l.Status.ContainerID)
+	}
+}

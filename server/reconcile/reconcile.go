@@ -70,8 +70,13 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 			return nil
 		})
 	case stepEndpoint:
-		return Result{Requeue: true}, c.write(ctx, lab, "the lab's app moved to "+ctr.Endpoint, func(x *api.LabInstanceRequest) error {
+		// Also a lab that ran before labd recorded endpoints (and had a
+		// published port for its access URL) gets both here.
+		return Result{Requeue: true}, c.write(ctx, lab, "the lab's app is at "+ctr.Endpoint, func(x *api.LabInstanceRequest) error {
 			x.Status.Endpoint = ctr.Endpoint
+			if c.cfg.AccessURL != nil {
+				x.Status.AccessURL = c.cfg.AccessURL(x.Key())
+			}
 			return nil
 		})
 	case stepComplete:
