@@ -28,8 +28,10 @@
 //	RUNNING       exit 0 → COMPLETED; non-zero exit or vanished → FAILED;
 //	              past duration_minutes → TIMEOUT; stop request → COMPLETED;
 //	              unused through the gateway for idle_timeout_minutes
-//	              (status.last_activity, else started_at) → COMPLETED,
-//	              reason Idle
+//	              (status.last_activity, else started_at) → a stop request
+//	              recorded with reason Idle (annotations), then stopped →
+//	              COMPLETED, reason Idle; recorded first so that the exit
+//	              the stop causes is not judged a failure
 //	TIMEOUT       stops the workload → COMPLETED (FAILED if stopping keeps
 //	              failing)
 //

@@ -26,10 +26,11 @@ const (
 	stepStop                     // TIMEOUT or a stop request: stop, then COMPLETED
 	stepCleanup                  // finished: workload still running or allocation held
 	stepEndpoint                 // RUNNING: the app moved (a restarted workload); record where
+	stepIdle                     // RUNNING: unused too long; record the stop, then stop
 )
 
 var stepNames = [...]string{"none", "add-finalizer", "finalize", "wait", "admit", "provision", "running",
-	"wait-ready", "complete", "fail", "timeout", "stop", "cleanup", "endpoint"}
+	"wait-ready", "complete", "fail", "timeout", "stop", "cleanup", "endpoint", "idle"}
 
 func (s step) String() string { return stepNames[s] }
 
@@ -107,6 +108,9 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 
 	case api.PhaseRunning:
 		if _, stop := lab.Metadata.Annotations[api.AnnotationStopRequested]; stop {
+			if lab.Metadata.Annotations[api.AnnotationStopReason] == reasonIdle {
+				return action{step: stepStop, reason: reasonIdle, message: idleMessage(lab)}
+			}
 			return action{step: stepStop, reason: "StoppedByUser", message: "stopped on request"}
 		}
 		if ctr == nil {
@@ -124,8 +128,9 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 		if idle := lab.Spec.IdleTimeoutMinutes; idle > 0 {
 			cull := lastUsed(lab).Add(time.Duration(idle) * time.Minute)
 			if !now.Before(cull) {
-				return action{step: stepStop, reason: "Idle",
-					message: fmt.Sprintf("nobody used the lab for %d minutes", idle)}
+				// Recorded first, as a stop request, so that a container
+				// that exits on the way is not taken for a failure.
+				return action{step: stepIdle, reason: reasonIdle, message: idleMessage(lab)}
 			}
 			next = min(next, cull.Sub(now))
 		}
@@ -178,6 +183,13 @@ func appCheck(lab *api.LabInstanceRequest, ctr *workload.Status) (how, why strin
 		why = ": " + ctr.Message
 	}
 	return how, why
+}
+
+// reasonIdle ends a lab nobody used for its idle_timeout_minutes.
+const reasonIdle = "Idle"
+
+func idleMessage(lab *api.LabInstanceRequest) string {
+	return fmt.Sprintf("nobody used the lab for %d minutes", lab.Spec.IdleTimeoutMinutes)
 }
 
 // lastUsed is when the lab was last used through the gateway, or, if it

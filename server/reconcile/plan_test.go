@@ -61,6 +61,9 @@ func exitedWith(code int) *workload.Status {
 func TestPlan(t *testing.T) {
 	t.Parallel()
 	cfg := planConfig{ProvisionTimeout: 5 * time.Minute, ProbeInterval: 10 * time.Second, ReadyRecheck: time.Second}
+	idleStop := func(l *api.LabInstanceRequest) {
+		l.Metadata.Annotations = api.StringMap{api.AnnotationStopRequested: "2026-11-25T12:00:00Z", api.AnnotationStopReason: "Idle"}
+	}
 	recorded := func(endpoint string) func(*api.LabInstanceRequest) {
 		return func(l *api.LabInstanceRequest) { l.Status.Endpoint = endpoint }
 	}
@@ -112,10 +115,12 @@ func TestPlan(t *testing.T) {
 		{"running, OOM with exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, OOMKilled: true}, stepFail, "ContainerFailed", 0},
 		{"running, vanished", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), nil, stepFail, "ContainerVanished", 0},
 		{"running, stop requested", labIn(api.PhaseRunning, annotate(api.AnnotationStopRequested)), running(), stepStop, "StoppedByUser", 0},
-		{"running, idle timeout counts from the start", labIn(api.PhaseRunning, startedAt(t0.Add(-10*time.Minute)), idleFor(10, nil)), running(), stepStop, "Idle", 0},
+		{"running, idle timeout counts from the start", labIn(api.PhaseRunning, startedAt(t0.Add(-10*time.Minute)), idleFor(10, nil)), running(), stepIdle, "Idle", 0},
+		{"running, idle stop recorded", labIn(api.PhaseRunning, startedAt(t0.Add(-10*time.Minute)), idleFor(10, nil), idleStop), running(), stepStop, "Idle", 0},
+		{"running, idle stop recorded, container exited on SIGTERM", labIn(api.PhaseRunning, startedAt(t0.Add(-10*time.Minute)), idleFor(10, nil), idleStop), exitedWith(143), stepStop, "Idle", 0},
 		{"running, used lately", labIn(api.PhaseRunning, startedAt(t0.Add(-30*time.Minute)), idleFor(10, at(t0.Add(-4*time.Minute)))), running(), stepNone, "", 10 * time.Second},
 		{"running, idle deadline before next probe", labIn(api.PhaseRunning, startedAt(t0.Add(-30*time.Minute)), idleFor(10, at(t0.Add(-10*time.Minute+2*time.Second)))), running(), stepNone, "", 2 * time.Second},
-		{"running, idle since last use", labIn(api.PhaseRunning, startedAt(t0.Add(-30*time.Minute)), idleFor(10, at(t0.Add(-11*time.Minute)))), running(), stepStop, "Idle", 0},
+		{"running, idle since last use", labIn(api.PhaseRunning, startedAt(t0.Add(-30*time.Minute)), idleFor(10, at(t0.Add(-11*time.Minute)))), running(), stepIdle, "Idle", 0},
 		{"running, no idle timeout", labIn(api.PhaseRunning, startedAt(t0.Add(-59*time.Minute)), idleFor(0, at(t0.Add(-59*time.Minute)))), running(), stepNone, "", 10 * time.Second},
 		{"running, duration beats idleness", labIn(api.PhaseRunning, startedAt(t0.Add(-61*time.Minute)), idleFor(10, nil)), running(), stepTimeout, "DurationExceeded", 0},
 		{"running, app moved", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute)), recorded("10.0.0.2:8080")), serving("10.0.0.3:8080", workload.ReadinessUnknown, ""), stepEndpoint, "EndpointChanged", 0},
@@ -132,7 +137,7 @@ func TestPlan(t *testing.T) {
 			if got.step != tc.want || got.reason != tc.reason || got.requeueAfter != tc.requeue {
 				t.Fatalf("plan = {%s %q requeue %s}, want {%s %q requeue %s}", got.step, got.reason, got.requeueAfter, tc.want, tc.reason, tc.requeue)
 			}
-			if (got.step == stepFail || got.step == stepWait || got.step == stepWaitReady || got.step == stepStop) && got.message == "" {
+			if (got.step == stepFail || got.step == stepWait || got.step == stepWaitReady || got.step == stepStop || got.step == stepIdle) && got.message == "" {
 				t.Fatalf("%s without a message", got.step)
 			}
 		})

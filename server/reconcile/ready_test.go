@@ -120,6 +120,11 @@ func TestIdleLabEnds(t *testing.T) {
 	if c := done.Condition(api.ConditionReady); c == nil || c.Message != "nobody used the lab for 2 minutes" {
 		t.Fatalf("Ready condition %+v", c)
 	}
+	// The stop was recorded as a request before the container stopped, and
+	// the request is gone once done.
+	if len(done.Metadata.Annotations) != 0 {
+		t.Fatalf("annotations left: %v", done.Metadata.Annotations)
+	}
 }
 
 // TestRunningLabGetsEndpoint: a lab that ran before labd recorded

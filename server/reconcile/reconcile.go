@@ -69,6 +69,17 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 			x.SetCondition(api.Condition{Type: api.ConditionReady, Status: api.ConditionFalse, Reason: act.reason, Message: act.message}, now)
 			return nil
 		})
+	case stepIdle:
+		return Result{Requeue: true}, c.write(ctx, lab, act.message, func(x *api.LabInstanceRequest) error {
+			if x.Metadata.Annotations == nil {
+				x.Metadata.Annotations = api.StringMap{}
+			}
+			if _, asked := x.Metadata.Annotations[api.AnnotationStopRequested]; !asked {
+				x.Metadata.Annotations[api.AnnotationStopRequested] = now.UTC().Format(time.RFC3339)
+				x.Metadata.Annotations[api.AnnotationStopReason] = act.reason
+			}
+			return nil
+		})
 	case stepEndpoint:
 		// Also a lab that ran before labd recorded endpoints (and had a
 		// published port for its access URL) gets both here.
@@ -322,6 +333,7 @@ func (c *Controller) finish(ctx context.Context, lab *api.LabInstanceRequest, to
 		}
 		x.Status.ResourceAllocation = nil
 		delete(x.Metadata.Annotations, api.AnnotationStopRequested)
+		delete(x.Metadata.Annotations, api.AnnotationStopReason)
 		return nil
 	})
 	if err == nil {
