@@ -93,7 +93,7 @@ func TestHostRouting(t *testing.T) {
 		t.Fatalf("access link by host: %d %q %v", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Values("Set-Cookie"))
 	}
 	seen := hostSeen(t, e.base+"/headers", host, cookie(tok))
-	if seen.Path != "/headers" || seen.Host != host || seen.Headers["X-Forwarded-Prefix"] != nil {
+	if seen.Path != "/headers" || seen.Host != host || seen.Headers["X-Forwarded-Prefix"] != nil || first1(seen.Headers["X-Forwarded-Proto"]) != "https" {
 		t.Fatalf("the app saw %+v", seen)
 	}
 	// Another host name under the domain, or a lab's host with a wrong

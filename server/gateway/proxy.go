@@ -64,6 +64,11 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
+	if g.cfg.Scheme == "https" {
+		// TLS ended before labd (a load balancer): the student's scheme
+		// is the access URL's.
+		pr.Out.Header.Set("X-Forwarded-Proto", "https")
+	}
 	if rt.prefix != "" {
 		pr.Out.Header.Set("X-Forwarded-Prefix", rt.prefix)
 	}
