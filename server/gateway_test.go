@@ -18,9 +18,12 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/client"
 	"github.com/labrm/terraform-provider-lab/server"
+	"github.com/labrm/terraform-provider-lab/server/docker"
 	"github.com/labrm/terraform-provider-lab/server/gateway"
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
+	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 const (
@@ -35,6 +38,9 @@ func labd(t *testing.T, cfg server.Config, logs io.Writer) *server.Server {
 	if logs != nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	// Runs after the server stopped (cleanups run last first): its labs'
+	// containers outlive it otherwise.
+	t.Cleanup(func() { removeLabContainers(t, cfg.DatabaseURL) })
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, cfg)
 	if err != nil {
@@ -50,6 +56,36 @@ func labd(t *testing.T, cfg server.Config, logs io.Writer) *server.Server {
 		}
 	})
 	return s
+}
+
+// removeLabContainers removes the containers of the installation whose
+// store is at dbURL.
+func removeLabContainers(t *testing.T, dbURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, store.Config{URL: dbURL})
+	if err != nil {
+		t.Logf("remove lab containers: %v", err)
+		return
+	}
+	id, err := db.InstallationID(ctx)
+	db.Close()
+	if err != nil {
+		return
+	}
+	engine, err := docker.New(docker.Config{})
+	if err != nil {
+		return
+	}
+	defer engine.Close()
+	all, _ := engine.List(ctx)
+	for _, c := range all {
+		if workload.Ours(c.Labels, id) {
+			if err := engine.Remove(ctx, c.Name); err != nil {
+				t.Logf("remove %s: %v", c.Name, err)
+			}
+		}
+	}
 }
 
 // browser is an HTTP client with a cookie jar that follows redirects, as
