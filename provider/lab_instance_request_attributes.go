@@ -89,7 +89,7 @@ var labAttributes = map[string]labAttr{
 
 	"phase":               {role: roleStatus, typ: types.StringType, about: "Phase of the lab: `PENDING`, `PROVISIONING`, `RUNNING`, `COMPLETED`, `FAILED` or `TIMEOUT`."},
 	"container_id":        {role: roleStatus, typ: types.StringType, about: "Id of the lab's Docker container, once it has one."},
-	"access_url":          {role: roleStatus, typ: types.StringType, about: "Where the student reaches the lab, once it runs."},
+	"access_url":          {role: roleStatus, typ: types.StringType, about: "The lab's URL on labd's gateway, where the student reaches it once it runs: opened once with `?token=` and `access_token`."},
 	"started_at":          {role: roleStatus, typ: types.StringType, about: "When the lab started running (RFC 3339)."},
 	"completed_at":        {role: roleStatus, typ: types.StringType, about: "When the lab ended (RFC 3339)."},
 	"error_message":       {role: roleStatus, typ: types.StringType, about: "Why the lab failed, if it did."},
@@ -97,6 +97,8 @@ var labAttributes = map[string]labAttr{
 	"resource_version":    {role: roleStatus, typ: types.Int64Type, about: "Version of the lab object on labd."},
 	"endpoint":            {role: roleStatus, typ: types.StringType, about: "`host:port` where labd's gateway reaches the lab's app."},
 	"last_activity":       {role: roleStatus, typ: types.StringType, about: "When a student last used the lab through labd's gateway (RFC 3339)."},
+	"access_token": {role: roleStatus, typ: types.StringType, sensitive: true,
+		about: "The lab's gateway access token: the student opens `access_url?token=<access_token>` once. Read from labd's `GET .../access` with a read-write API token; null with a read-only one."},
 }
 
 // The object types of the nested attributes.
@@ -256,17 +258,22 @@ type labValues struct {
 	ResourceVersion    types.Int64  `tfsdk:"resource_version"`
 	Endpoint           types.String `tfsdk:"endpoint"`
 	LastActivity       types.String `tfsdk:"last_activity"`
+	// AccessToken is not part of the lab object (a secret, kept apart on
+	// labd): withAccess reads it.
+	AccessToken types.String `tfsdk:"access_token"`
 }
 
 func (v *labValues) key() api.Key {
 	return api.Key{Namespace: v.Namespace.ValueString(), Name: v.Name.ValueString()}
 }
 
-// labData is a lab as the data sources show it. There is no prior form to
-// keep: zero values are null, so an absent map reads as null.
-func labData(l *api.LabInstanceRequest) labValues {
+// labData is a lab as the data sources show it, its access token being
+// token (see readAccessToken). There is no prior form to keep: zero values
+// are null, so an absent map reads as null.
+func labData(l *api.LabInstanceRequest, token types.String) labValues {
 	var v labValues
 	v.fromAPI(l)
+	v.AccessToken = token
 	return v
 }
 

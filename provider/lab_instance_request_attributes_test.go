@@ -37,7 +37,7 @@ func fullLab() *api.LabInstanceRequest {
 			SecurityContext: &api.SecurityContext{RunAsUser: &uid, ReadOnlyRootFilesystem: true},
 		},
 		Status: api.Status{
-			Phase: api.PhaseFailed, ContainerID: "c-1", AccessURL: "http://127.0.0.1:1234", StartedAt: &started, CompletedAt: &completed,
+			Phase: api.PhaseFailed, ContainerID: "c-1", AccessURL: "http://localhost:8000/labs/course-1/lab-1/", StartedAt: &started, CompletedAt: &completed,
 			ErrorMessage: "boom", ResourceAllocation: api.StringMap{"cpu": "0.5"},
 			Endpoint: "172.18.0.5:8080", LastActivity: &active,
 		},
@@ -71,7 +71,7 @@ func TestLabValuesRoundTrip(t *testing.T) {
 		t.Fatalf("fullLab leaves %v unset: set every spec field, and convert it in labValues", unset)
 	}
 
-	v := labData(l)
+	v := labData(l, types.StringValue("4JFW5XU2QKTN7ZHM3LPYBVC6AE"))
 	back, diags := v.toAPI(ctx)
 	if diags.HasError() {
 		t.Fatal(diags)
@@ -87,7 +87,8 @@ func TestLabValuesRoundTrip(t *testing.T) {
 		{"uid", v.UID, types.StringValue("u-1")},
 		{"phase", v.Phase, types.StringValue("FAILED")},
 		{"container_id", v.ContainerID, types.StringValue("c-1")},
-		{"access_url", v.AccessURL, types.StringValue("http://127.0.0.1:1234")},
+		{"access_url", v.AccessURL, types.StringValue("http://localhost:8000/labs/course-1/lab-1/")},
+		{"access_token", v.AccessToken, types.StringValue("4JFW5XU2QKTN7ZHM3LPYBVC6AE")},
 		{"started_at", v.StartedAt, types.StringValue("2026-01-02T15:04:05Z")},
 		{"completed_at", v.CompletedAt, types.StringValue("2026-01-02T16:04:05Z")},
 		{"error_message", v.ErrorMessage, types.StringValue("boom")},
@@ -109,9 +110,9 @@ func TestLabValuesRoundTrip(t *testing.T) {
 	}
 
 	// A new lab has no status: its status values are null, not "".
-	empty := labData(&api.LabInstanceRequest{Metadata: l.Metadata, Spec: l.Spec})
+	empty := labData(&api.LabInstanceRequest{Metadata: l.Metadata, Spec: l.Spec}, types.StringNull())
 	for name, got := range map[string]attr.Value{"container_id": empty.ContainerID, "started_at": empty.StartedAt, "resource_allocation": empty.ResourceAllocation,
-		"endpoint": empty.Endpoint, "last_activity": empty.LastActivity} {
+		"endpoint": empty.Endpoint, "last_activity": empty.LastActivity, "access_token": empty.AccessToken} {
 		if !got.IsNull() {
 			t.Errorf("%s of a lab without status = %v, want null", name, got)
 		}

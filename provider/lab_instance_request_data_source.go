@@ -68,6 +68,11 @@ func (d *labInstanceRequestDataSource) Read(ctx context.Context, req datasource.
 		resp.Diagnostics.AddError("Error reading lab "+key.String(), detail)
 		return
 	}
-	m := labData(l)
+	token, err := readAccessToken(ctx, d.data.client, key)
+	if err != nil {
+		resp.Diagnostics.AddError("Error reading lab "+key.String(), err.Error())
+		return
+	}
+	m := labData(l, token)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -227,7 +227,9 @@ func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.Sche
 		}),
 		"container_id": tune(func(a *schema.StringAttribute) { a.PlanModifiers = []planmodifier.String{containerIDModifier{}} }),
 		"access_url": tune(func(a *schema.StringAttribute) {
-			a.MarkdownDescription = "Where the student reaches the lab (its published ports), once it runs."
+			a.MarkdownDescription = "The lab's URL on labd's gateway, where the student reaches it once it runs and its app answers " +
+				"(`/labs/<namespace>/<name>/`, or a host name of its own with a gateway domain); opened once with `?token=` and `access_token`. " +
+				"Null for a lab without a port (a batch lab)."
 		}),
 		"resource_allocation": tune(func(a *schema.MapAttribute) {
 			a.MarkdownDescription = "Resources labd reserved for the lab while it holds them."
@@ -240,6 +242,13 @@ func (r *labInstanceRequestResource) Schema(ctx context.Context, _ resource.Sche
 		}),
 		"last_activity": tune(func(a *schema.StringAttribute) {
 			a.MarkdownDescription = "When a student last used the lab through labd's gateway (RFC 3339); it changes without any change of the configuration."
+		}),
+		"access_token": tune(func(a *schema.StringAttribute) {
+			a.MarkdownDescription = "The lab's gateway access token, made with the lab: the student opens `access_url?token=<access_token>` once, " +
+				"and the gateway keeps it in a cookie of that lab. Sensitive: read it with `terraform output -json` of an output marked sensitive. " +
+				"Read from labd with a read-write API token (null with a read-only one); a token rotated on labd is read at the next refresh."
+			// Never changed by an update; a replacement makes a new one.
+			a.PlanModifiers = keep
 		}),
 	})
 	attrs["wait_for"] = schema.StringAttribute{
@@ -300,6 +309,9 @@ func (r *labInstanceRequestResource) Create(ctx context.Context, req resource.Cr
 	// Record the lab before waiting: if the wait fails or is interrupted,
 	// Terraform keeps it (tainted) instead of orphaning it.
 	plan.fromAPI(created)
+	if plan.AccessToken, err = readAccessToken(ctx, r.data.client, created.Key()); err != nil {
+		resp.Diagnostics.AddWarning("Access token not read", err.Error()+"\n\nThe next refresh reads it.")
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -339,6 +351,10 @@ func (r *labInstanceRequestResource) Read(ctx context.Context, req resource.Read
 	// Labs that finished (COMPLETED, FAILED, TIMEOUT) are simply recorded:
 	// the phase is status, not an argument, so it plans no change.
 	state.fromAPI(l)
+	if state.AccessToken, err = readAccessToken(ctx, r.data.client, key); err != nil {
+		resp.Diagnostics.AddError("Error reading lab "+key.String(), err.Error())
+		return
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -390,6 +406,15 @@ func (r *labInstanceRequestResource) Update(ctx context.Context, req resource.Up
 func (r *labInstanceRequestResource) record(ctx context.Context, plan *labModel, l *api.LabInstanceRequest, resp *resource.UpdateResponse) {
 	planned := plan.ContainerID
 	plan.fromAPI(l)
+	// The token does not change in an update: the one in the state stays
+	// (it was planned from it); a refresh reads a rotated one.
+	if plan.AccessToken.IsUnknown() {
+		token, err := readAccessToken(ctx, r.data.client, l.Key())
+		if err != nil {
+			resp.Diagnostics.AddWarning("Access token not read", err.Error())
+		}
+		plan.AccessToken = token
+	}
 	if !planned.IsUnknown() && !planned.Equal(plan.ContainerID) {
 		resp.Diagnostics.AddAttributeWarning(path.Root("container_id"), "Lab container changed during the update",
 			fmt.Sprintf("labd now reports container %q for lab %s instead of %q; the next refresh records it.",

@@ -108,8 +108,18 @@ func (d *labInstanceRequestsDataSource) Read(ctx context.Context, req datasource
 	}
 	cfg.ID = types.StringValue(q)
 	cfg.Items = make([]labValues, 0, len(list.Items))
+	readTokens := true // until labd says the API token may not
 	for i := range list.Items {
-		cfg.Items = append(cfg.Items, labData(&list.Items[i]))
+		token := types.StringNull()
+		if readTokens {
+			if token, err = readAccessToken(ctx, d.data.client, list.Items[i].Key()); err != nil {
+				resp.Diagnostics.AddError("Error listing labs", err.Error())
+				return
+			}
+			// A null token of a lab just listed: a read-only API token.
+			readTokens = !token.IsNull()
+		}
+		cfg.Items = append(cfg.Items, labData(&list.Items[i], token))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &cfg)...)
 }

@@ -179,7 +179,7 @@ func TestRequestsDefault(t *testing.T) {
 		return types.ObjectValueMust(limitsAttrTypes, map[string]attr.Value{"cpu": types.StringValue(cpu), "memory": types.StringValue(mem)})
 	}
 	model := func(limits, requests types.Object) labModel {
-		v := labData(fullLab())
+		v := labData(fullLab(), types.StringNull())
 		v.ResourceLimits, v.ResourceRequests = limits, requests
 		return labModel{labValues: v, WaitFor: types.StringValue("RUNNING"), Timeouts: timeouts.Value{Object: types.ObjectNull(
 			map[string]attr.Type{"create": types.StringType, "update": types.StringType, "delete": types.StringType})}}

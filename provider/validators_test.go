@@ -296,11 +296,14 @@ func TestSchemas(t *testing.T) {
 		t.Fatal(d)
 	}
 	for _, name := range []string{"uid", "phase", "container_id", "access_url", "started_at", "completed_at", "error_message", "resource_allocation", "resource_version",
-		"endpoint", "last_activity"} {
+		"endpoint", "last_activity", "access_token"} {
 		a := rresp.Schema.Attributes[name]
 		if a == nil || !a.IsComputed() || a.IsOptional() || a.IsRequired() {
 			t.Errorf("%s: want computed only", name)
 		}
+	}
+	if !rresp.Schema.Attributes["access_token"].IsSensitive() {
+		t.Error("access_token must be sensitive")
 	}
 	for _, ds := range []datasource.DataSource{newLabInstanceRequestDataSource(), newLabInstanceRequestsDataSource()} {
 		var dresp datasource.SchemaResponse

@@ -4,7 +4,8 @@
 #
 #   PostgreSQL  a throw-away cluster (or $LAB_TEST_DATABASE_URL if reachable)
 #   Docker      dockerd (installed from apt when missing) and the local test
-#               image labrm/busybox:test built from busybox-static, since no
+#               images labrm/busybox:test, built from busybox-static, and
+#               labrm/testapp:test, built from internal/testapp, since no
 #               image registry is reachable
 #   Terraform   a local binary for acceptance tests; never downloaded
 #   Kubernetes  a single-node cluster (etcd, kube-apiserver,
@@ -391,6 +392,54 @@ ensure_test_image() {
 	log "docker: built $TEST_IMAGE in $(elapsed "$t")"
 }
 
+# The test app image: internal/testapp (a static Go web app with WebSocket
+# echo, server-sent events and chunked streams, for the gateway's tests),
+# imported as the only file of an image, like the busybox one. It exposes no
+# port. Its hash covers the app's source, its WebSocket library's version
+# and the Go version, so it is rebuilt exactly when one of them changes.
+TEST_APP_IMAGE=labrm/testapp:test
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+test_app_hash() {
+	{
+		cat "$REPO_DIR"/internal/testapp/*.go
+		grep '^github.com/coder/websocket ' "$REPO_DIR/go.sum"
+		go env GOVERSION
+	} | sha256sum | cut -c1-16
+}
+
+ensure_test_app_image() {
+	local t want have root rc=0
+	t="$(date +%s.%N)"
+	if ! command -v go >/dev/null || [[ ! -d "$REPO_DIR/internal/testapp" ]]; then
+		log "docker: no Go toolchain or no internal/testapp; $TEST_APP_IMAGE not built (gateway tests skip, or fail under CI=true)"
+		return 0
+	fi
+	want="$(test_app_hash)"
+	have="$(docker image inspect -f '{{ index .Config.Labels "io.labrm.test-image-hash" }}' "$TEST_APP_IMAGE" 2>/dev/null || true)"
+	if [[ "$have" == "$want" ]]; then
+		log "docker: test image $TEST_APP_IMAGE is current ($want)"
+		return 0
+	fi
+	log "docker: building $TEST_APP_IMAGE (definition $want${have:+, was $have})"
+	root="$(mktemp -d /var/tmp/labrm-appfs.XXXXXX)"
+	mkdir -p "$root/tmp"
+	chmod 1777 "$root/tmp"
+	(cd "$REPO_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$root/testapp" ./internal/testapp) ||
+		{
+			rm -rf "$root"
+			die "building internal/testapp failed"
+		}
+	tar -C "$root" --numeric-owner --owner=0 --group=0 -c . |
+		docker import --change 'ENTRYPOINT ["/testapp"]' --change 'ENV PORT=8080' \
+			--change 'LABEL org.opencontainers.image.title=labrm-test-app' \
+			--change "LABEL io.labrm.test-image-hash=$want" -m "labrm test app $want" - "$TEST_APP_IMAGE" >/dev/null
+	rm -rf "$root"
+	timeout 60 docker run --rm -e EXIT_AFTER=10ms "$TEST_APP_IMAGE" >/dev/null 2>&1 || rc=$?
+	[[ "$rc" == 0 ]] || die "test app image smoke run exited $rc, want 0"
+	log "docker: built $TEST_APP_IMAGE in $(elapsed "$t")"
+}
+
 setup_docker() {
 	if [[ "${LAB_SKIP_DOCKER:-}" == 1 ]]; then
 		log "docker: skipped (LAB_SKIP_DOCKER=1)"
@@ -399,6 +448,10 @@ setup_docker() {
 	ensure_dockerd
 	ensure_test_image
 	LAB_TEST_IMAGE="$TEST_IMAGE"
+	ensure_test_app_image
+	if docker image inspect "$TEST_APP_IMAGE" >/dev/null 2>&1; then
+		LAB_TEST_APP_IMAGE="$TEST_APP_IMAGE"
+	fi
 }
 
 # ----------------------------------------------------------------- Terraform
@@ -474,6 +527,7 @@ else
 fi
 setup_docker
 [[ -n "${LAB_TEST_IMAGE:-}" ]] && exports+=("LAB_TEST_IMAGE=$LAB_TEST_IMAGE")
+[[ -n "${LAB_TEST_APP_IMAGE:-}" ]] && exports+=("LAB_TEST_APP_IMAGE=$LAB_TEST_APP_IMAGE")
 if [[ "${LAB_SKIP_TERRAFORM:-}" == 1 ]]; then
 	log "terraform: skipped (LAB_SKIP_TERRAFORM=1)"
 else

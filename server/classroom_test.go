@@ -38,7 +38,7 @@ func startLabd(t *testing.T, cfg server.Config) *client.Client {
 	return cl
 }
 
-func docker(t *testing.T, args ...string) (string, error) {
+func dockerCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -68,7 +68,7 @@ func phaseIs(p api.Phase) func(*api.LabInstanceRequest) bool {
 func noContainer(t *testing.T, uid string) {
 	t.Helper()
 	servertest.Eventually(t, "no container of lab "+uid, 60*time.Second, func() bool {
-		out, err := docker(t, "ps", "-a", "-q", "--filter", "label=resource-uid="+uid)
+		out, err := dockerCLI(t, "ps", "-a", "-q", "--filter", "label=resource-uid="+uid)
 		return err == nil && strings.TrimSpace(out) == ""
 	})
 }
@@ -118,7 +118,7 @@ func TestClassroomEndToEnd(t *testing.T) {
 	if l.Spec.ResourceRequests == nil || l.Spec.ResourceRequests.CPU != api.DefaultRequestCPU || l.Status.ResourceAllocation["cpu"] != api.DefaultRequestCPU {
 		t.Fatalf("default requests not reserved: spec %+v, allocation %v", l.Spec.ResourceRequests, l.Status.ResourceAllocation)
 	}
-	if out, err := docker(t, "exec", l.Status.ContainerID, "sh", "-c", "echo week one > /home/student/notes.txt"); err != nil {
+	if out, err := dockerCLI(t, "exec", l.Status.ContainerID, "sh", "-c", "echo week one > /home/student/notes.txt"); err != nil {
 		t.Fatalf("write: %v: %s", err, out)
 	}
 	if _, err := cl.Stop(ctx, a1); err != nil {
@@ -137,12 +137,12 @@ func TestClassroomEndToEnd(t *testing.T) {
 	// Her next lab finds the notes; Bob's workspace is his own.
 	a2 := lab("alice-2", "Alice@University.edu", "cs101", nil)
 	l = waitLab(t, cl, a2, "RUNNING", phaseIs(api.PhaseRunning))
-	if out, err := docker(t, "exec", l.Status.ContainerID, "cat", "/home/student/notes.txt"); err != nil || out != "week one\n" {
+	if out, err := dockerCLI(t, "exec", l.Status.ContainerID, "cat", "/home/student/notes.txt"); err != nil || out != "week one\n" {
 		t.Fatalf("alice's next lab reads %q, %v", out, err)
 	}
 	b1 := lab("bob-1", "bob@university.edu", "cs102", nil)
 	lb := waitLab(t, cl, b1, "RUNNING", phaseIs(api.PhaseRunning))
-	if out, err := docker(t, "exec", lb.Status.ContainerID, "ls", "-A", "/home/student"); err != nil || strings.TrimSpace(out) != "" {
+	if out, err := dockerCLI(t, "exec", lb.Status.ContainerID, "ls", "-A", "/home/student"); err != nil || strings.TrimSpace(out) != "" {
 		t.Fatalf("bob's workspace holds %q, %v", out, err)
 	}
 
@@ -161,7 +161,7 @@ func TestClassroomEndToEnd(t *testing.T) {
 	}
 	// The most one lab may be given is the engine's own CPUs and memory,
 	// the same on either replica.
-	info, err := docker(t, "info", "--format", "{{.NCPU}} {{.MemTotal}}")
+	info, err := dockerCLI(t, "info", "--format", "{{.NCPU}} {{.MemTotal}}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestClassroomEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := docker(t, "volume", "inspect", removed.Name); err == nil {
+	if out, err := dockerCLI(t, "volume", "inspect", removed.Name); err == nil {
 		t.Fatalf("volume %s still there after the workspace was deleted: %s", removed.Name, out)
 	}
 	if _, err := cl.DeleteWorkspace(ctx, "class", "alice@university.edu"); !api.IsNotFound(err) {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"net"
 
+	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/group"
 	"github.com/labrm/terraform-provider-lab/server/docker"
 	"github.com/labrm/terraform-provider-lab/server/eventsink"
@@ -26,17 +28,24 @@ type controlPlane struct {
 	elector *leader.Elector
 }
 
-func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics, policy *images.Policy) (*controlPlane, error) {
+// newControlPlane builds the leader's parts; accessURL is the gateway's
+// URL of a lab, which the controller records.
+func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics, policy *images.Policy, accessURL func(api.Key) string) (*controlPlane, error) {
 	log := cfg.Logger // rate-limited per cause (New)
-	engine, err := docker.New(docker.Config{Host: cfg.DockerHost, AccessHost: cfg.AccessHost, PublishIP: cfg.PublishIP,
+	dcfg := docker.Config{Host: cfg.DockerHost, Network: cfg.LabNetwork,
 		RunAsUser: cfg.LabRunAsUser, ReadOnlyRootFilesystem: cfg.LabReadOnlyRootFilesystem,
-		Logger: log.With("component", "docker")})
+		Logger: log.With("component", "docker")}
+	if cfg.PublishPorts {
+		dcfg.PublishIP = cfg.PublishIP
+	}
+	engine, err := docker.New(dcfg)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	cp := &controlPlane{engine: engine}
 	cp.ctrl = reconcile.New(reconcile.Config{
-		Store: db, Engine: m.Engine(engine), Workers: cfg.Workers, AccessHost: cfg.AccessHost, Observer: m,
+		Store: db, Engine: m.Engine(engine), Workers: cfg.Workers, AccessHost: hostOnly(cfg.AccessHost), Observer: m,
+		AccessURL:        accessURL,
 		Capacity:         workload.Resources{MilliCPU: cfg.CapacityCPU, MemoryBytes: cfg.CapacityMemory},
 		ProvisionTimeout: cfg.ProvisionTimeout, StopTimeout: cfg.StopTimeout,
 		ProbeInterval: cfg.ProbeInterval, ResyncPeriod: cfg.ResyncPeriod,
@@ -85,3 +94,12 @@ func (cp *controlPlane) run(ctx context.Context) error {
 }
 
 func (cp *controlPlane) close() { cp.engine.Close() }
+
+// hostOnly is a host[:port] without the port: what a lab's resource
+// allocation records as its host.
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}

@@ -41,7 +41,7 @@ func TestOperationsSurface(t *testing.T) {
 	const version = "v0.0.1-ops"
 	cfg := server.Config{Listen: "127.0.0.1:0", DatabaseURL: servertest.SQLiteURL(t), CloudEventsSinks: []string{sink.URL + "/hook"},
 		Controller: true, InstanceID: "ops-replica", CapacityCPU: 1000, CapacityMemory: 1 << 30, ProbeInterval: 200 * time.Millisecond,
-		PublishIP: "127.0.0.1", Version: version}
+		Version: version}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, cfg)
 	if err != nil {

@@ -349,4 +349,7 @@ type LabEventList struct {
 const (
 	AnnotationStartRequested = "lab.labrm.io/start-requested-at"
 	AnnotationStopRequested  = "lab.labrm.io/stop-requested-at"
+	// AnnotationStopReason, beside AnnotationStopRequested, says that the
+	// controller itself asked for the stop, and why ("Idle").
+	AnnotationStopReason = "lab.labrm.io/stop-reason"
 )

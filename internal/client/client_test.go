@@ -633,3 +633,33 @@ func TestLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestAccess(t *testing.T) {
+	t.Parallel()
+	token := "4JFW5XU2QKTN7ZHM3LPYBVC6AE"
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("namespace") != "cs" {
+			problem(w, 400, "", "namespace")
+			return
+		}
+		switch r.Method + " " + r.URL.Path {
+		case "GET /api/lab-instances/l1/access":
+			writeJSON(w, 200, api.LabAccess{URL: "http://gw/labs/cs/l1/", Token: token})
+		case "POST /api/lab-instances/l1/access/rotate":
+			writeJSON(w, 200, api.LabAccess{URL: "http://gw/labs/cs/l1/", Token: "new-" + token})
+		default:
+			problem(w, 404, api.ENOTFOUND, "no lab")
+		}
+	}))
+	key := api.Key{Namespace: "cs", Name: "l1"}
+	got, err := c.Access(t.Context(), key)
+	if err != nil || got.Token != token || got.URL != "http://gw/labs/cs/l1/" {
+		t.Fatalf("Access = %+v, %v", got, err)
+	}
+	if got, err := c.RotateAccess(t.Context(), key); err != nil || got.Token != "new-"+token {
+		t.Fatalf("RotateAccess = %+v, %v", got, err)
+	}
+	if _, err := c.Access(t.Context(), api.Key{Namespace: "cs", Name: "l2"}); !api.IsNotFound(err) {
+		t.Fatalf("Access of a missing lab: %v", err)
+	}
+}

@@ -330,3 +330,24 @@ func (c *Client) Logs(ctx context.Context, key api.Key, lines int) (string, erro
 	}
 	return strings.Join(body.Lines, "\n") + "\n", nil
 }
+
+// Access returns the lab's gateway URL and access token (a read-write API
+// token is needed). The token is a secret: callers must not log it.
+func (c *Client) Access(ctx context.Context, key api.Key) (*api.LabAccess, error) {
+	var out api.LabAccess
+	_, err := c.doJSON(ctx, request{method: http.MethodGet, path: itemPath(key.Name, "access"), query: nsQuery(key.Namespace), idempotent: true}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotateAccess replaces the lab's access token and returns the new one.
+func (c *Client) RotateAccess(ctx context.Context, key api.Key) (*api.LabAccess, error) {
+	var out api.LabAccess
+	_, err := c.doJSON(ctx, request{method: http.MethodPost, path: itemPath(key.Name, "access", "rotate"), query: nsQuery(key.Namespace)}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -10,6 +10,12 @@
 // between "create container" and "record its id" finds its container
 // instead of creating a second one.
 //
+// Every lab container joins a labd-managed bridge network with traffic
+// between containers off, and publishes nothing on the host unless
+// Config.PublishIP says where (network.go); Status.Endpoint is where labd
+// reaches the lab's app. Command, Args and Port come from the spec; a spec
+// without Port uses the image's only exposed TCP port.
+//
 // States map as: created → workload.Pending; running, paused, restarting →
 // workload.Running; removing, exited, dead → workload.Exited (Detail keeps
 // Docker's word). The engine's error text is Status.Message. An image that
@@ -48,7 +54,6 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultAccessHost  = "localhost"
 	DefaultPullTimeout = 5 * time.Minute
 	DefaultPidsLimit   = 1024
 )
@@ -62,11 +67,14 @@ type Config struct {
 	// Host is the engine address (unix:///var/run/docker.sock,
 	// tcp://host:2376). Empty means DOCKER_HOST or the platform default.
 	Host string
-	// AccessHost is the host name put in access URLs: published ports are
-	// reachable at http://<AccessHost>:<host port>. Default "localhost".
-	AccessHost string
-	// PublishIP binds published ports to this host address only (e.g.
-	// "127.0.0.1"). Empty publishes on every interface.
+	// Network is the bridge network lab containers join, created with
+	// traffic between containers off if missing (DefaultNetwork).
+	Network string
+	// PublishIP, when set, publishes each lab's app port on this one host
+	// address, and labd reaches the app there: for an engine whose
+	// container addresses labd cannot reach (a remote DOCKER_HOST). Empty
+	// publishes nothing: labd reaches each container at its address on
+	// Network. 0.0.0.0 and :: are refused (CheckPublishIP).
 	PublishIP string
 	// PullTimeout bounds an image pull. Default 5 minutes.
 	PullTimeout time.Duration
@@ -88,8 +96,10 @@ type Engine struct {
 	cli         *client.Client
 	negotiation sync.Mutex
 	negotiated  bool
-	accessHost  string
+	network     string
 	publishIP   string
+	netMu       sync.Mutex
+	netReady    bool // the lab network is known to exist
 	pullTimeout time.Duration
 	pidsLimit   int64
 	log         *slog.Logger
@@ -102,6 +112,11 @@ type Engine struct {
 // New returns an Engine for the Docker engine at cfg.Host. It does not
 // contact the engine; call Ping to check it answers.
 func New(cfg Config) (*Engine, error) {
+	if cfg.PublishIP != "" {
+		if err := CheckPublishIP(cfg.PublishIP); err != nil {
+			return nil, fmt.Errorf("publish address %q: %w", cfg.PublishIP, err)
+		}
+	}
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	if cfg.Host != "" {
 		opts = append(opts, client.WithHost(cfg.Host))
@@ -112,7 +127,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	return &Engine{
 		cli:         cli,
-		accessHost:  cmp.Or(cfg.AccessHost, DefaultAccessHost),
+		network:     cmp.Or(cfg.Network, DefaultNetwork),
 		publishIP:   cfg.PublishIP,
 		pullTimeout: cmp.Or(cfg.PullTimeout, DefaultPullTimeout),
 		pidsLimit:   cmp.Or(cfg.DefaultPidsLimit, DefaultPidsLimit),
@@ -127,8 +142,8 @@ func New(cfg Config) (*Engine, error) {
 // Close releases the client's connections.
 func (r *Engine) Close() error { return r.cli.Close() }
 
-// AccessHost is the host name at which published ports are reachable.
-func (r *Engine) AccessHost() string { return r.accessHost }
+// Network is the lab network's name.
+func (r *Engine) Network() string { return r.network }
 
 // Client exposes the underlying engine client, for tests and diagnostics,
 // with the API version negotiated (if the engine answers).
@@ -257,14 +272,13 @@ func (r *Engine) List(ctx context.Context) ([]workload.Status, error) {
 	out := make([]workload.Status, 0, len(cs))
 	for _, c := range cs {
 		st := workload.Status{
-			ID:         c.ID,
-			Image:      c.Image,
-			State:      stateOf(c.State),
-			Detail:     c.State,
-			Created:    time.Unix(c.Created, 0).UTC(),
-			Labels:     c.Labels,
-			Ports:      map[string]string{},
-			AccessHost: r.accessHost,
+			ID:      c.ID,
+			Image:   c.Image,
+			State:   stateOf(c.State),
+			Detail:  c.State,
+			Created: time.Unix(c.Created, 0).UTC(),
+			Labels:  c.Labels,
+			Ports:   map[string]string{},
 		}
 		if len(c.Names) > 0 {
 			st.Name = strings.TrimPrefix(c.Names[0], "/")
@@ -342,7 +356,7 @@ func address(networks map[string]*network.EndpointSettings) string {
 
 // state converts the engine's inspect answer.
 func (r *Engine) state(c container.InspectResponse) workload.Status {
-	st := workload.Status{Ports: map[string]string{}, AccessHost: r.accessHost}
+	st := workload.Status{Ports: map[string]string{}}
 	if c.ContainerJSONBase != nil {
 		st.ID = c.ID
 		st.Name = strings.TrimPrefix(c.Name, "/")
@@ -376,6 +390,7 @@ func (r *Engine) state(c container.InspectResponse) workload.Status {
 		}
 		st.Address = address(c.NetworkSettings.Networks)
 	}
+	r.reach(&st, c)
 	return st
 }
 

@@ -170,12 +170,13 @@ func TestEnsureRunsAndServes(t *testing.T) {
 	if st.Labels[workload.LabelManagedBy] != workload.ManagedBy || st.Labels[workload.LabelResourceUID] != spec.Labels[workload.LabelResourceUID] {
 		t.Errorf("labels = %v", st.Labels)
 	}
-	if st.Ports["8080/tcp"] == "" {
-		t.Fatalf("port 8080/tcp not published: %v", st.Ports)
+	// Nothing is published; the app's port is the image's only exposed
+	// one, reached at the container's address on the lab network.
+	if len(st.Ports) != 0 {
+		t.Fatalf("ports published by default: %v", st.Ports)
 	}
-	url := st.AccessURL()
-	if want := "http://localhost:" + st.Ports["8080/tcp"]; url != want {
-		t.Fatalf("AccessURL = %q, want %q", url, want)
+	if st.Port != 8080 {
+		t.Fatalf("Port = %d, want the image's only exposed port 8080", st.Port)
 	}
 	// Its own address on the engine's network, where a proxy on that
 	// network would reach it, is the one the engine reports.
@@ -190,8 +191,12 @@ func TestEnsureRunsAndServes(t *testing.T) {
 	if net.ParseIP(st.Address) == nil || !slices.Contains(addrs, st.Address) {
 		t.Fatalf("Address = %q, want one of the container's network addresses %v", st.Address, addrs)
 	}
+	if n := raw.NetworkSettings.Networks[docker.DefaultNetwork]; n == nil || st.Endpoint != net.JoinHostPort(n.IPAddress, "8080") {
+		t.Fatalf("Endpoint = %q, want the address on %s, port 8080 (networks %v)", st.Endpoint, docker.DefaultNetwork, addrs)
+	}
+	url := "http://" + st.Endpoint
 
-	// The lab answers on its published port (httpd may need a moment).
+	// The lab answers at its endpoint (httpd may need a moment).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		body, err := get(ctx, url+"/")
@@ -231,7 +236,7 @@ func get(ctx context.Context, url string) (string, error) {
 
 func TestEnsurePublishIP(t *testing.T) {
 	t.Parallel()
-	r, img := newEngine(t, docker.Config{PublishIP: "127.0.0.1", AccessHost: "127.0.0.1"})
+	r, img := newEngine(t, docker.Config{PublishIP: "127.0.0.1"})
 	spec := newSpec(t, r, img, nil)
 	ctx := ctxT(t, 2*time.Minute)
 	st, err := r.Ensure(ctx, spec)
@@ -249,9 +254,14 @@ func TestEnsurePublishIP(t *testing.T) {
 	if raw.HostConfig.PublishAllPorts {
 		t.Error("PublishAllPorts set although PublishIP is")
 	}
-	if url := st.AccessURL(); url != "http://127.0.0.1:"+b[0].HostPort {
-		t.Errorf("AccessURL = %q", url)
+	if st.Endpoint != "127.0.0.1:"+b[0].HostPort || st.Ports["8080/tcp"] != b[0].HostPort {
+		t.Errorf("Endpoint = %q, ports %v: want 127.0.0.1:%s", st.Endpoint, st.Ports, b[0].HostPort)
 	}
+	// Only the app's port, and on that address only.
+	if len(raw.HostConfig.PortBindings) != 1 || raw.NetworkSettings.Networks[docker.DefaultNetwork] == nil {
+		t.Errorf("bindings %v, networks %v: want the app port only, on the lab network", raw.HostConfig.PortBindings, raw.NetworkSettings.Networks)
+	}
+	waitHTTP(t, "http://"+st.Endpoint+"/", "labrm test lab is up")
 }
 
 // A crash between "create container" and "record its id" leaves a
@@ -590,8 +600,11 @@ func TestLimitsApplied(t *testing.T) {
 	if !slices.Contains(hc.SecurityOpt, "no-new-privileges:true") {
 		t.Errorf("security opts = %v", hc.SecurityOpt)
 	}
-	if !hc.PublishAllPorts || hc.RestartPolicy.Name != container.RestartPolicyDisabled {
-		t.Errorf("publish all %v restart %q", hc.PublishAllPorts, hc.RestartPolicy.Name)
+	if hc.PublishAllPorts || len(hc.PortBindings) > 0 || hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		t.Errorf("publish all %v bindings %v restart %q: want nothing published, no restart", hc.PublishAllPorts, hc.PortBindings, hc.RestartPolicy.Name)
+	}
+	if hc.NetworkMode != docker.DefaultNetwork {
+		t.Errorf("network mode %q, want the lab network %s", hc.NetworkMode, docker.DefaultNetwork)
 	}
 	// Every capability is dropped and NET_RAW not given back
 	// (TestHardeningProfile shows the whole profile).
@@ -685,7 +698,7 @@ func TestListOnlyOurs(t *testing.T) {
 	if _, ok := got[foreign]; ok {
 		t.Error("List returned a container not managed by labd")
 	}
-	if c, ok := got[a.Name]; !ok || c.State != workload.Running || c.Ports["8080/tcp"] == "" || c.Labels[workload.LabelResourceUID] != a.Labels[workload.LabelResourceUID] {
+	if c, ok := got[a.Name]; !ok || c.State != workload.Running || c.Address == "" || len(c.Ports) != 0 || c.Labels[workload.LabelResourceUID] != a.Labels[workload.LabelResourceUID] {
 		t.Errorf("running container %s in List: %+v (found %v)", a.Name, c, ok)
 	}
 	if c, ok := got[b.Name]; !ok || c.State == workload.Running || c.Detail != container.StateExited {

@@ -14,7 +14,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/go-connections/nat"
 
 	"github.com/labrm/terraform-provider-lab/internal/wait"
 	"github.com/labrm/terraform-provider-lab/server/workload"
@@ -129,10 +128,15 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 	if err != nil {
 		return "", err
 	}
+	if err := r.ensureNetwork(ctx, labels[workload.LabelInstallation]); err != nil {
+		return "", err
+	}
 	cfg := &container.Config{
-		Image:  spec.Image,
-		Env:    env(spec.Env),
-		Labels: labels,
+		Image:      spec.Image,
+		Env:        env(spec.Env),
+		Labels:     maps.Clone(labels),
+		Entrypoint: spec.Command,
+		Cmd:        spec.Args,
 	}
 	if spec.StopTimeout > 0 {
 		secs := seconds(spec.StopTimeout)
@@ -144,11 +148,15 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 		}
 	}
 	hc := r.hostConfig(spec, img)
+	netCfg, _ := r.networking(spec, img, cfg, hc)
 	r.harden(cfg, hc, spec)
-	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
+	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, netCfg, nil, spec.Name)
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
 			return "", fmt.Errorf("create container %s: %w: %v", spec.Name, errNameTaken, err)
+		}
+		if cerrdefs.IsNotFound(err) {
+			r.forgetNetwork() // the lab network was removed under us
 		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, rejected(err))
 	}
@@ -161,9 +169,9 @@ func (r *Engine) create(ctx context.Context, spec workload.Spec, labels map[stri
 // hostConfig is where the lab's limits and isolation are set: CPU, memory
 // (no swap beyond it; requests are the controller's business, Docker
 // reserves nothing), process count, no host mounts (only the student's
-// workspace volume), no restart (an exit is for the controller to judge),
-// ports published on ephemeral host ports, and bounded log files. harden
-// adds the security profile.
+// workspace volume), no restart (an exit is for the controller to judge)
+// and bounded log files. Its network and ports are set by networking
+// (network.go), its security profile by harden (harden.go).
 func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *container.HostConfig {
 	pids := spec.PidsLimit
 	if pids <= 0 {
@@ -175,9 +183,8 @@ func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *cont
 			Memory:    spec.Limits.MemoryBytes,
 			PidsLimit: &pids,
 		},
-		PublishAllPorts: r.publishIP == "",
-		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
-		Mounts:          workspaceMounts(spec),
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		Mounts:        workspaceMounts(spec),
 		LogConfig: container.LogConfig{
 			Type:   "json-file",
 			Config: map[string]string{"max-size": "10m", "max-file": "2"},
@@ -185,12 +192,6 @@ func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *cont
 	}
 	if spec.Limits.MemoryBytes > 0 {
 		hc.MemorySwap = spec.Limits.MemoryBytes
-	}
-	if r.publishIP != "" && img.Config != nil {
-		hc.PortBindings = nat.PortMap{}
-		for p := range img.Config.ExposedPorts {
-			hc.PortBindings[nat.Port(p)] = []nat.PortBinding{{HostIP: r.publishIP}}
-		}
 	}
 	return hc
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-// execIn runs a shell command in a running container with the docker CLI
+// shIn runs a shell command in a running container with the docker CLI
 // (as an operator would check) and returns its output and error.
-func execIn(t *testing.T, id, script string) (string, error) {
+func shIn(t *testing.T, id, script string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -25,7 +25,7 @@ func execIn(t *testing.T, id, script string) (string, error) {
 // procStatus reads one field of /proc/1/status in the container.
 func procStatus(t *testing.T, id, field string) string {
 	t.Helper()
-	out, err := execIn(t, id, "grep '^"+field+":' /proc/1/status")
+	out, err := shIn(t, id, "grep '^"+field+":' /proc/1/status")
 	if err != nil {
 		t.Fatalf("read %s: %v: %s", field, err, out)
 	}
@@ -71,7 +71,7 @@ func TestHardeningProfile(t *testing.T) {
 			t.Errorf("/proc/1/status %s = %q, want %q", field, got, want)
 		}
 	}
-	if out, err := execIn(t, st.ID, "touch /written && echo ok"); err != nil || out != "ok" {
+	if out, err := shIn(t, st.ID, "touch /written && echo ok"); err != nil || out != "ok" {
 		t.Errorf("root file system not writable by default: %v %s", err, out)
 	}
 }
@@ -98,16 +98,16 @@ func TestRunAsUserAndReadOnlyRoot(t *testing.T) {
 	if raw.Config.User != "1000" || !raw.HostConfig.ReadonlyRootfs || raw.HostConfig.Tmpfs["/tmp"] == "" {
 		t.Fatalf("user %q read-only %v tmpfs %v", raw.Config.User, raw.HostConfig.ReadonlyRootfs, raw.HostConfig.Tmpfs)
 	}
-	if out, _ := execIn(t, st.ID, "id -u"); out != "1000" {
+	if out, _ := shIn(t, st.ID, "id -u"); out != "1000" {
 		t.Errorf("id -u = %q", out)
 	}
 	if got := procStatus(t, st.ID, "CapEff"); got != "0000000000000000" {
 		t.Errorf("a non-root lab has effective capabilities %s", got)
 	}
-	if out, err := execIn(t, st.ID, "touch /etc/written"); err == nil {
+	if out, err := shIn(t, st.ID, "touch /etc/written"); err == nil {
 		t.Errorf("wrote to a read-only root file system: %s", out)
 	}
-	if out, err := execIn(t, st.ID, "echo hi > /tmp/x && cat /tmp/x"); err != nil || out != "hi" {
+	if out, err := shIn(t, st.ID, "echo hi > /tmp/x && cat /tmp/x"); err != nil || out != "hi" {
 		t.Errorf("/tmp not writable: %v %s", err, out)
 	}
 }

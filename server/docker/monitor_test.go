@@ -118,7 +118,7 @@ func TestRestartSameContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := execIn(t, st.ID, "echo kept > /work-file && echo ok"); err != nil || out != "ok" {
+	if out, err := shIn(t, st.ID, "echo kept > /work-file && echo ok"); err != nil || out != "ok" {
 		t.Fatalf("write: %v %s", err, out)
 	}
 	secs := 1
@@ -132,7 +132,7 @@ func TestRestartSameContainer(t *testing.T) {
 	if again.ID != st.ID || again.State != workload.Running {
 		t.Fatalf("restart: %+v, want the same container %s running", again, st.ID)
 	}
-	if out, _ := execIn(t, again.ID, "cat /work-file"); out != "kept" {
+	if out, _ := shIn(t, again.ID, "cat /work-file"); out != "kept" {
 		t.Fatalf("the file system was not kept: %q", out)
 	}
 	same, err := r.Restart(ctx, spec)

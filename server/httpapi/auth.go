@@ -213,8 +213,28 @@ func (s *Server) requireToken(scope authScope) gin.HandlerFunc {
 		}
 		// The role (never the token) goes on the request's log lines.
 		c.Set(ctxLogger, s.logger(c).With("token_role", role.String()))
+		c.Set(ctxRole, role)
 		c.Next()
 	}
+}
+
+const ctxRole = "httpapi.role"
+
+// requireReadWrite guards a read that hands out a secret (a lab's access
+// token): a read-only token may not, though it may GET everything else.
+// Without Config.Tokens there is nothing to check.
+func (s *Server) requireReadWrite(c *gin.Context) {
+	if s.cfg.Tokens == nil {
+		c.Next()
+		return
+	}
+	if role, _ := c.Get(ctxRole); role != ReadWrite {
+		c.Header("WWW-Authenticate", realm+`, error="insufficient_scope"`)
+		s.writeError(c, errorf(api.EFORBIDDEN, "%s %s hands out a lab's access token: that needs a read-write token",
+			c.Request.Method, c.Request.URL.Path))
+		return
+	}
+	c.Next()
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>"

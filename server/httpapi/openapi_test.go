@@ -641,7 +641,8 @@ func exerciseLabs(t *testing.T, c *specChecker, db *store.DB, base string) {
 			}
 		}
 		l.Status.ContainerID = "0123456789ab"
-		l.Status.AccessURL = "http://127.0.0.1:32768"
+		l.Status.AccessURL = "http://localhost:8000/labs/default/flat-lab/"
+		l.Status.Endpoint = "172.18.0.5:8080"
 		l.Status.StartedAt = &now
 		l.Status.ObservedGeneration = l.Metadata.Generation
 		l.Status.ResourceAllocation = api.StringMap{"cpu": "500m", "memory": "512Mi"}
@@ -659,6 +660,21 @@ func exerciseLabs(t *testing.T, c *specChecker, db *store.DB, base string) {
 	c.do(base, "POST", path+"/start", 409, nil)
 	c.do(base, "POST", path+"/stop", 202, nil, "Accept", yamlType)
 	c.do(base, "POST", "/api/lab-instances/nope/stop", 404, nil)
+
+	// Access: the gateway URL and token; rotation replaces the token.
+	var access, rotated api.LabAccess
+	c.do(base, "GET", path+"/access", 200, nil).decode(t, &access)
+	if access.Token == "" || access.URL != "http://localhost:8000/labs/default/flat-lab/" {
+		t.Fatalf("access %+v", access)
+	}
+	c.do(base, "GET", path+"/access", 200, nil, "Accept", xmlType)
+	c.do(base, "POST", path+"/access/rotate", 200, nil, "Accept", yamlType)
+	c.do(base, "GET", path+"/access", 200, nil).decode(t, &rotated)
+	if rotated.Token == access.Token || rotated.Token == "" {
+		t.Fatal("rotation kept the token")
+	}
+	c.do(base, "GET", "/api/lab-instances/nope/access", 404, nil)
+	c.do(base, "POST", "/api/lab-instances/nope/access/rotate", 404, nil)
 
 	// A watch from the start: ADDED for every lab, then a BOOKMARK.
 	w := c.do(base, "GET", coll+"?watch=true&timeout_seconds=1", 200, nil)
@@ -768,6 +784,10 @@ func exerciseAuth(t *testing.T, c *specChecker, db *store.DB) {
 	c.do(base, "GET", "/api/lab-instances/", 200, nil, "Authorization", "Bearer "+ro)
 	c.do(base, "POST", "/api/lab-instances/", 403, specFlat("ro-lab"), "Content-Type", jsonType, "Authorization", "Bearer "+ro)
 	c.do(base, "DELETE", "/api/lab-instances/manifest-lab", 403, nil, "Authorization", "Bearer "+ro, "Accept", xmlType)
+	// A lab's access token is a secret: read-write tokens only.
+	c.do(base, "GET", "/api/lab-instances/manifest-lab/access", 403, nil, "Authorization", "Bearer "+ro)
+	c.do(base, "POST", "/api/lab-instances/manifest-lab/access/rotate", 403, nil, "Authorization", "Bearer "+ro)
+	c.do(base, "GET", "/api/lab-instances/manifest-lab/access", 200, nil, "Authorization", "Bearer "+rw)
 	c.do(base, "GET", "/api/status/leader", 401, nil)
 	c.do(base, "GET", "/api/status/metrics", 401, nil)
 	c.do(base, "GET", "/api/status/metrics", 200, nil, "Authorization", "Bearer "+ro)

@@ -50,6 +50,8 @@ func (s *Server) router() *gin.Engine {
 	labs.POST("/:name/start", s.startLab)
 	labs.POST("/:name/stop", s.stopLab)
 	labs.GET("/:name/logs", s.labLogs)
+	labs.GET("/:name/access", s.requireReadWrite, s.labAccess)
+	labs.POST("/:name/access/rotate", s.rotateAccess)
 
 	workspaces := withHead{e.Group("/api/workspaces", s.requireToken(scopeAPI))}
 	for _, p := range []string{"", "/"} {

@@ -15,6 +15,8 @@
 //	POST   /api/lab-instances/{name}/start    start a PENDING lab now        202
 //	POST   /api/lab-instances/{name}/stop     end a RUNNING lab             202
 //	GET    /api/lab-instances/{name}/logs     container output (?lines=N)   text/plain
+//	GET    /api/lab-instances/{name}/access   gateway URL and access token  read-write token
+//	POST   /api/lab-instances/{name}/access/rotate   a new access token
 //	GET    /api/status/health, ready, leader, bookmarks
 //
 // Writes are conditional on a version from metadata.resource_version, If-Match
@@ -78,6 +80,9 @@ type Store interface {
 	Counters(ctx context.Context) (map[string]int64, error)
 	LabLogs(ctx context.Context, uid string) (store.LabLogs, bool, error)
 	Ping(ctx context.Context) error
+	// LabAccess and RotateAccess read and replace a lab's access token.
+	LabAccess(ctx context.Context, key api.Key) (*api.LabInstanceRequest, string, error)
+	RotateAccess(ctx context.Context, key api.Key) (*api.LabInstanceRequest, string, error)
 }
 
 // Notifier wakes watch streams when new outbox events may be readable. A
@@ -101,6 +106,10 @@ type Config struct {
 	// workspace routes; optional (503 without).
 	Capacity   CapacityReader
 	Workspaces Workspaces
+
+	// Access is the lab gateway, which GET .../access names the URL of;
+	// optional (without it the URL is status.access_url).
+	Access Access
 
 	// Metrics, if set, is told about every request; MetricsHandler serves
 	// GET /api/status/metrics.

@@ -34,6 +34,18 @@ type Config struct {
 	AccessHost string
 	PidsLimit  int64 // per workload; default 512
 
+	// AccessURL is the URL students open to reach a lab (the gateway's),
+	// recorded in status.access_url once a lab with an app runs; nil
+	// records none.
+	AccessURL func(api.Key) string
+	// Probe checks that a lab's app answers (HTTPProbe by default), where
+	// the engine does not say; ProbeTimeout bounds one (default 2s);
+	// ReadyRecheck is how soon a lab whose app does not answer yet is
+	// probed again (default 1s).
+	Probe        Probe
+	ProbeTimeout time.Duration
+	ReadyRecheck time.Duration
+
 	ProvisionTimeout time.Duration // PROVISIONING longer than this fails; default 5m
 	StopTimeout      time.Duration // SIGTERM grace before SIGKILL; default 10s
 	ProbeInterval    time.Duration // how often a RUNNING lab's workload is checked; default 10s
@@ -82,6 +94,11 @@ func (c *Config) setDefaults() {
 	c.AccessHost = cmp.Or(c.AccessHost, "localhost")
 	c.PidsLimit = cmp.Or(c.PidsLimit, 512)
 	c.ProvisionTimeout = cmp.Or(c.ProvisionTimeout, 5*time.Minute)
+	c.ProbeTimeout = cmp.Or(c.ProbeTimeout, DefaultProbeTimeout)
+	c.ReadyRecheck = cmp.Or(c.ReadyRecheck, time.Second)
+	if c.Probe == nil {
+		c.Probe = HTTPProbe
+	}
 	c.StopTimeout = cmp.Or(c.StopTimeout, 10*time.Second)
 	c.ProbeInterval = cmp.Or(c.ProbeInterval, 10*time.Second)
 	c.ResyncPeriod = cmp.Or(c.ResyncPeriod, 5*time.Minute)

@@ -52,7 +52,7 @@ func start(t *testing.T, tune func(*reconcile.Config)) *harness {
 	t.Helper()
 	img := servertest.Docker(t)
 	db := servertest.OpenStore(t, servertest.Postgres)
-	rt, err := docker.New(docker.Config{PublishIP: "127.0.0.1", AccessHost: "127.0.0.1"})
+	rt, err := docker.New(docker.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +61,7 @@ func start(t *testing.T, tune func(*reconcile.Config)) *harness {
 		Store: db, Engine: rt, Workers: 4,
 		Capacity:      workload.Resources{MilliCPU: 4000, MemoryBytes: 8 << 30},
 		AccessHost:    "127.0.0.1",
+		AccessURL:     testAccessURL,
 		StopTimeout:   2 * time.Second,
 		ProbeInterval: 200 * time.Millisecond,
 		ResyncPeriod:  300 * time.Millisecond,
@@ -172,8 +173,11 @@ func TestLabRunsAndCompletes(t *testing.T) {
 	h := start(t, nil)
 	h.create("serve", nil)
 	l := h.waitPhase("serve", api.PhaseRunning)
-	if l.Status.ContainerID == "" || l.Status.StartedAt == nil || !strings.HasPrefix(l.Status.AccessURL, "http://127.0.0.1:") {
+	if l.Status.ContainerID == "" || l.Status.StartedAt == nil || l.Status.AccessURL != testAccessURL(l.Key()) || l.Status.Endpoint == "" {
 		t.Fatalf("RUNNING without container facts: %+v", l.Status)
+	}
+	if r := l.Status.Transitions[len(l.Status.Transitions)-1]; r.Reason != "AppReady" {
+		t.Fatalf("PROVISIONING -> RUNNING for %q, want AppReady (the app answers)", r.Reason)
 	}
 	// Admission reserved the requests (defaulted: 50m, and the 32Mi limit
 	// where the default 256Mi request is above it), not the limits.
@@ -183,8 +187,9 @@ func TestLabRunsAndCompletes(t *testing.T) {
 	if !l.Metadata.HasFinalizer(api.Finalizer) || l.Status.ObservedGeneration != l.Metadata.Generation {
 		t.Fatalf("finalizer %v, observed_generation %d of %d", l.Metadata.Finalizers, l.Status.ObservedGeneration, l.Metadata.Generation)
 	}
-	// The lab is really served at its access URL.
-	body := httpGet(t, l.Status.AccessURL)
+	// The lab is really served where the gateway would dial it (the
+	// gateway's own tests go through the access URL).
+	body := httpGet(t, "http://"+l.Status.Endpoint+"/")
 	if !strings.Contains(body, "lab") {
 		t.Fatalf("access_url served %q", body)
 	}
@@ -203,6 +208,11 @@ func TestLabRunsAndCompletes(t *testing.T) {
 	if done.Status.CompletedAt == nil || len(done.Status.ResourceAllocation) != 0 || done.Status.ErrorMessage != "" {
 		t.Fatalf("completed status = %+v", done.Status)
 	}
+}
+
+// testAccessURL stands for the gateway's URL of a lab.
+func testAccessURL(k api.Key) string {
+	return "https://labs.test/labs/" + k.Namespace + "/" + k.Name + "/"
 }
 
 func httpGet(t *testing.T, url string) string {

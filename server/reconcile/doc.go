@@ -21,21 +21,36 @@
 //	              more than the whole capacity, whose limits exceed the
 //	              largest workload the engine can run, or whose image is not
 //	              allowed fails at once → PROVISIONING
-//	PROVISIONING  creates and starts the workload → RUNNING (container_id,
-//	              started_at, access_url); a permanent engine failure
-//	              (image unavailable, request rejected as invalid) or no
-//	              start within ProvisionTimeout → FAILED
+//	PROVISIONING  creates and starts the workload; once its app answers
+//	              → RUNNING (container_id, started_at, endpoint,
+//	              access_url). A workload without an app port (a batch
+//	              lab) is RUNNING once started. While the app does not
+//	              answer, the Ready condition says what the lab waits for.
+//	              A permanent engine failure (image unavailable, request
+//	              rejected as invalid), no start or no answer within
+//	              ProvisionTimeout → FAILED
 //	RUNNING       exit 0 → COMPLETED; non-zero exit, a kill, OOM or vanished
 //	              → FAILED with that reason (an exit by a signal once the
 //	              engine has settled it); stopped by an engine restart with
 //	              time left → started again, still RUNNING, Interrupted
 //	              condition; past duration_minutes → TIMEOUT; stop request
-//	              → COMPLETED
+//	              → COMPLETED; unused through the gateway for
+//	              idle_timeout_minutes (status.last_activity, else
+//	              started_at) → a stop request recorded with reason Idle
+//	              (annotations), then stopped → COMPLETED, reason Idle;
+//	              recorded first so that the exit the stop causes is not
+//	              judged a failure
 //	TIMEOUT       stops the workload → COMPLETED (FAILED if stopping keeps
 //	              failing)
 //	COMPLETED,    the clean-up saves the workload's last 64 KiB of output in
 //	FAILED        the store, then removes the workload; the student's
 //	              workspace keeps the files
+//
+// Readiness (ready.go): RUNNING means the student's URL works. An engine
+// that probes apps itself reports workload.Status.Readiness; where it does
+// not (Docker), Reconcile probes the workload's Endpoint, the address the
+// gateway dials, before plan decides: a TCP connection, or an HTTP GET of
+// readiness_path answered below 500.
 //
 // Every write is conditional on the version the decision was made on (a
 // newer version means: decide again) and fenced by the leader epoch, and

@@ -30,7 +30,9 @@ func (c *Controller) restart(ctx context.Context, lab *api.LabInstanceRequest, c
 	return Result{Requeue: true}, c.write(ctx, lab, "interrupted: "+msg, func(x *api.LabInstanceRequest) error {
 		x.SetCondition(api.Condition{Type: api.ConditionInterrupted, Status: api.ConditionTrue, Reason: act.reason, Message: msg}, now)
 		x.Status.ContainerID = st.ID
-		x.Status.AccessURL = st.AccessURL()
+		if st.Port > 0 && st.Endpoint != "" {
+			x.Status.Endpoint = st.Endpoint // a new container may have a new address
+		}
 		return nil
 	})
 }

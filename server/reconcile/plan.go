@@ -18,17 +18,20 @@ const (
 	stepWait                     // PENDING: not yet time to start
 	stepAdmit                    // PENDING: time to start, if capacity allows
 	stepProvision                // PROVISIONING: create and start the workload
-	stepRunning                  // PROVISIONING: the workload runs; record it
+	stepRunning                  // PROVISIONING: the workload runs (and its app answers); record it
+	stepWaitReady                // PROVISIONING: the workload runs, its app does not answer yet
 	stepComplete                 // the workload exited 0
 	stepFail                     // something went wrong for good
 	stepTimeout                  // RUNNING past its duration
 	stepStop                     // TIMEOUT or a stop request: stop, then COMPLETED
 	stepCleanup                  // finished: workload still there or allocation held
 	stepRestart                  // RUNNING: the engine stopped the workload; start it again
+	stepEndpoint                 // RUNNING: the app moved (a restarted workload); record where
+	stepIdle                     // RUNNING: unused too long; record the stop, then stop
 )
 
 var stepNames = [...]string{"none", "add-finalizer", "finalize", "wait", "admit", "provision", "running",
-	"complete", "fail", "timeout", "stop", "cleanup", "restart"}
+	"wait-ready", "complete", "fail", "timeout", "stop", "cleanup", "restart", "endpoint", "idle"}
 
 func (s step) String() string { return stepNames[s] }
 
@@ -45,11 +48,15 @@ type action struct {
 type planConfig struct {
 	ProvisionTimeout time.Duration
 	ProbeInterval    time.Duration
+	ReadyRecheck     time.Duration
 }
 
 // plan decides, from the lab and what the engine reports about its
 // workload (nil: there is none), what to do next. It is pure: it reads
-// no clock and calls nothing, so every case is table-tested.
+// no clock and calls nothing, so every case is table-tested. Whether a
+// started workload's app answers is ctr.Readiness: the engine's verdict,
+// or, where the engine has none, the controller's probe, which Reconcile
+// makes before it calls plan.
 func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg planConfig) action {
 	if lab.Metadata.DeletionTimestamp != nil {
 		if lab.Metadata.HasFinalizer(api.Finalizer) {
@@ -74,17 +81,37 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 		return action{step: stepAdmit, reason: "Scheduled"}
 
 	case api.PhaseProvisioning:
-		if ctr != nil && !ctr.StartedAt.IsZero() {
+		since := phaseSince(lab)
+		timedOut := !since.IsZero() && now.Sub(since) > cfg.ProvisionTimeout
+		if ctr == nil || ctr.StartedAt.IsZero() {
+			if timedOut {
+				return action{step: stepFail, reason: "ProvisioningTimeout",
+					message: fmt.Sprintf("the container did not start within %s", cfg.ProvisionTimeout)}
+			}
+			return action{step: stepProvision, reason: "ContainerStarted"}
+		}
+		// Started. A workload without an app (a batch lab) runs as soon as
+		// it started; one that already exited is judged once RUNNING.
+		if ctr.State != workload.Running || ctr.Port == 0 {
 			return action{step: stepRunning, reason: "ContainerStarted"}
 		}
-		if since := phaseSince(lab); !since.IsZero() && now.Sub(since) > cfg.ProvisionTimeout {
-			return action{step: stepFail, reason: "ProvisioningTimeout",
-				message: fmt.Sprintf("the container did not start within %s", cfg.ProvisionTimeout)}
+		if ctr.Endpoint != "" && ctr.Readiness == workload.Ready {
+			return action{step: stepRunning, reason: "AppReady", message: fmt.Sprintf("the app answers on port %d", ctr.Port)}
 		}
-		return action{step: stepProvision, reason: "ContainerStarted"}
+		how, why := appCheck(lab, ctr)
+		if timedOut {
+			return action{step: stepFail, reason: "ProvisioningTimeout",
+				message: fmt.Sprintf("the app never answered on port %d (%s) within %s%s", ctr.Port, how, cfg.ProvisionTimeout, why)}
+		}
+		return action{step: stepWaitReady, reason: "WaitingForApp",
+			message:      fmt.Sprintf("waiting for the app to answer on port %d (%s)%s", ctr.Port, how, why),
+			requeueAfter: min(cfg.ReadyRecheck, since.Add(cfg.ProvisionTimeout).Sub(now)+time.Millisecond)}
 
 	case api.PhaseRunning:
 		if _, stop := lab.Metadata.Annotations[api.AnnotationStopRequested]; stop {
+			if lab.Metadata.Annotations[api.AnnotationStopReason] == reasonIdle {
+				return action{step: stepStop, reason: reasonIdle, message: idleMessage(lab)}
+			}
 			return action{step: stepStop, reason: "StoppedByUser", message: "stopped on request"}
 		}
 		if ctr == nil {
@@ -108,7 +135,20 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 			return action{step: stepTimeout, reason: "DurationExceeded",
 				message: fmt.Sprintf("ran for its %d minutes", lab.Spec.DurationMinutes)}
 		}
-		return action{step: stepNone, requeueAfter: min(expiry.Sub(now), cfg.ProbeInterval)}
+		next := min(expiry.Sub(now), cfg.ProbeInterval)
+		if idle := lab.Spec.IdleTimeoutMinutes; idle > 0 {
+			cull := lastUsed(lab).Add(time.Duration(idle) * time.Minute)
+			if !now.Before(cull) {
+				// Recorded first, as a stop request, so that a container
+				// that exits on the way is not taken for a failure.
+				return action{step: stepIdle, reason: reasonIdle, message: idleMessage(lab)}
+			}
+			next = min(next, cull.Sub(now))
+		}
+		if ctr.Endpoint != "" && ctr.Endpoint != st.Endpoint {
+			return action{step: stepEndpoint, reason: "EndpointChanged"}
+		}
+		return action{step: stepNone, requeueAfter: next}
 
 	case api.PhaseTimeout:
 		return action{step: stepStop, reason: "DurationExceeded", message: fmt.Sprintf("stopped after its %d minutes", lab.Spec.DurationMinutes)}
@@ -171,6 +211,40 @@ func exited(ctr *workload.Status) action {
 		msg += ": " + ctr.Message
 	}
 	return action{step: stepFail, reason: "ContainerFailed", message: msg}
+}
+
+// appCheck says how a started lab's app is checked, and, when known, why
+// it does not answer (": connection refused").
+func appCheck(lab *api.LabInstanceRequest, ctr *workload.Status) (how, why string) {
+	how = "a TCP connection"
+	if p := lab.Spec.ReadinessPath; p != "" {
+		how = "HTTP GET " + p + " below 500"
+	}
+	switch {
+	case ctr.Endpoint == "":
+		why = ": the workload has no address yet"
+	case ctr.Message != "":
+		why = ": " + ctr.Message
+	}
+	return how, why
+}
+
+// reasonIdle ends a lab nobody used for its idle_timeout_minutes.
+const reasonIdle = "Idle"
+
+func idleMessage(lab *api.LabInstanceRequest) string {
+	return fmt.Sprintf("nobody used the lab for %d minutes", lab.Spec.IdleTimeoutMinutes)
+}
+
+// lastUsed is when the lab was last used through the gateway, or, if it
+// has not been since it started, when it started: idleness counts from
+// the later.
+func lastUsed(lab *api.LabInstanceRequest) time.Time {
+	t := runningSince(lab)
+	if la := lab.Status.LastActivity; la != nil && la.After(t) {
+		return *la
+	}
+	return t
 }
 
 // phaseSince is when the lab entered its current phase.

@@ -39,13 +39,36 @@ func running() *workload.Status {
 	return &workload.Status{State: workload.Running, StartedAt: t0.Add(-time.Minute), Detail: "running"}
 }
 
+// serving is a running workload with an app on port 8080 at endpoint, the
+// engine's (or the probe's) verdict on it being r, and why not being msg.
+func serving(endpoint string, r workload.Readiness, msg string) *workload.Status {
+	st := running()
+	st.Port, st.Endpoint, st.Readiness, st.Message = 8080, endpoint, r, msg
+	return st
+}
+
+func idleFor(minutes int, lastActivity *time.Time) func(*api.LabInstanceRequest) {
+	return func(l *api.LabInstanceRequest) {
+		l.Spec.IdleTimeoutMinutes = minutes
+		l.Status.LastActivity = lastActivity
+	}
+}
+
+func at(t time.Time) *time.Time { return &t }
+
 func exitedWith(code int) *workload.Status {
 	return &workload.Status{State: workload.Exited, ExitCode: code, StartedAt: t0.Add(-time.Minute), FinishedAt: t0, Detail: "exited"}
 }
 
 func TestPlan(t *testing.T) {
 	t.Parallel()
-	cfg := planConfig{ProvisionTimeout: 5 * time.Minute, ProbeInterval: 10 * time.Second}
+	cfg := planConfig{ProvisionTimeout: 5 * time.Minute, ProbeInterval: 10 * time.Second, ReadyRecheck: time.Second}
+	idleStop := func(l *api.LabInstanceRequest) {
+		l.Metadata.Annotations = api.StringMap{api.AnnotationStopRequested: "2026-11-25T12:00:00Z", api.AnnotationStopReason: "Idle"}
+	}
+	recorded := func(endpoint string) func(*api.LabInstanceRequest) {
+		return func(l *api.LabInstanceRequest) { l.Status.Endpoint = endpoint }
+	}
 	deleted := func(l *api.LabInstanceRequest) { d := t0; l.Metadata.DeletionTimestamp = &d }
 	noFinalizer := func(l *api.LabInstanceRequest) { l.Metadata.Finalizers = nil }
 	startAt := func(s string) func(*api.LabInstanceRequest) {
@@ -78,6 +101,13 @@ func TestPlan(t *testing.T) {
 		{"provisioning, container already running (adopted)", labIn(api.PhaseProvisioning, enteredAt(t0)), running(), stepRunning, "ContainerStarted", 0},
 		{"provisioning, container ran and exited", labIn(api.PhaseProvisioning, enteredAt(t0)), exitedWith(0), stepRunning, "ContainerStarted", 0},
 		{"provisioning too long", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-6*time.Minute))), nil, stepFail, "ProvisioningTimeout", 0},
+		{"provisioning, app answers", labIn(api.PhaseProvisioning, enteredAt(t0)), serving("10.0.0.2:8080", workload.Ready, ""), stepRunning, "AppReady", 0},
+		{"provisioning, app not answering yet", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), serving("10.0.0.2:8080", workload.NotReady, "connection refused"), stepWaitReady, "WaitingForApp", time.Second},
+		{"provisioning, no verdict is not ready", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), serving("10.0.0.2:8080", workload.ReadinessUnknown, ""), stepWaitReady, "WaitingForApp", time.Second},
+		{"provisioning, ready but no address yet", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), serving("", workload.Ready, ""), stepWaitReady, "WaitingForApp", time.Second},
+		{"provisioning, recheck at the timeout", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-5*time.Minute+300*time.Millisecond))), serving("10.0.0.2:8080", workload.NotReady, "connection refused"), stepWaitReady, "WaitingForApp", 301 * time.Millisecond},
+		{"provisioning, app never answered", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-6*time.Minute))), serving("10.0.0.2:8080", workload.NotReady, "connection refused"), stepFail, "ProvisioningTimeout", 0},
+		{"provisioning, batch lab (no port) runs at start", labIn(api.PhaseProvisioning, enteredAt(t0)), running(), stepRunning, "ContainerStarted", 0},
 		{"running, container running", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), running(), stepNone, "", 10 * time.Second},
 		{"running, expiry before next probe", labIn(api.PhaseRunning, startedAt(t0.Add(-60*time.Minute+3*time.Second))), running(), stepNone, "", 3 * time.Second},
 		{"running, past duration", labIn(api.PhaseRunning, startedAt(t0.Add(-61*time.Minute))), running(), stepTimeout, "DurationExceeded", 0},
@@ -96,6 +126,16 @@ func TestPlan(t *testing.T) {
 		{"running, stopped by an engine restart", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 143, FinishedAt: t0, Reason: workload.ReasonEngineRestart, Message: "the engine was away"}, stepRestart, workload.ReasonEngineRestart, 0},
 		{"running, engine restart after its time", labIn(api.PhaseRunning, startedAt(t0.Add(-61*time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 143, Reason: workload.ReasonEngineRestart}, stepTimeout, "DurationExceeded", 0},
 		{"running, stop requested", labIn(api.PhaseRunning, annotate(api.AnnotationStopRequested)), running(), stepStop, "StoppedByUser", 0},
+		{"running, idle timeout counts from the start", labIn(api.PhaseRunning, startedAt(t0.Add(-10*time.Minute)), idleFor(10, nil)), running(), stepIdle, "Idle", 0},
+		{"running, idle stop recorded", labIn(api.PhaseRunning, startedAt(t0.Add(-10*time.Minute)), idleFor(10, nil), idleStop), running(), stepStop, "Idle", 0},
+		{"running, idle stop recorded, container exited on SIGTERM", labIn(api.PhaseRunning, startedAt(t0.Add(-10*time.Minute)), idleFor(10, nil), idleStop), exitedWith(143), stepStop, "Idle", 0},
+		{"running, used lately", labIn(api.PhaseRunning, startedAt(t0.Add(-30*time.Minute)), idleFor(10, at(t0.Add(-4*time.Minute)))), running(), stepNone, "", 10 * time.Second},
+		{"running, idle deadline before next probe", labIn(api.PhaseRunning, startedAt(t0.Add(-30*time.Minute)), idleFor(10, at(t0.Add(-10*time.Minute+2*time.Second)))), running(), stepNone, "", 2 * time.Second},
+		{"running, idle since last use", labIn(api.PhaseRunning, startedAt(t0.Add(-30*time.Minute)), idleFor(10, at(t0.Add(-11*time.Minute)))), running(), stepIdle, "Idle", 0},
+		{"running, no idle timeout", labIn(api.PhaseRunning, startedAt(t0.Add(-59*time.Minute)), idleFor(0, at(t0.Add(-59*time.Minute)))), running(), stepNone, "", 10 * time.Second},
+		{"running, duration beats idleness", labIn(api.PhaseRunning, startedAt(t0.Add(-61*time.Minute)), idleFor(10, nil)), running(), stepTimeout, "DurationExceeded", 0},
+		{"running, app moved", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute)), recorded("10.0.0.2:8080")), serving("10.0.0.3:8080", workload.ReadinessUnknown, ""), stepEndpoint, "EndpointChanged", 0},
+		{"running, app where recorded", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute)), recorded("10.0.0.2:8080")), serving("10.0.0.2:8080", workload.ReadinessUnknown, ""), stepNone, "", 10 * time.Second},
 		{"timeout stops", labIn(api.PhaseTimeout), running(), stepStop, "DurationExceeded", 0},
 		{"completed, container exited: kept output, removed", labIn(api.PhaseCompleted), exitedWith(0), stepCleanup, "Finished", 0},
 		{"completed, no container", labIn(api.PhaseCompleted), nil, stepNone, "", 0},
@@ -108,7 +148,7 @@ func TestPlan(t *testing.T) {
 			if got.step != tc.want || got.reason != tc.reason || got.requeueAfter != tc.requeue {
 				t.Fatalf("plan = {%s %q requeue %s}, want {%s %q requeue %s}", got.step, got.reason, got.requeueAfter, tc.want, tc.reason, tc.requeue)
 			}
-			if (got.step == stepFail || got.step == stepWait) && got.message == "" {
+			if (got.step == stepFail || got.step == stepWait || got.step == stepWaitReady || got.step == stepStop || got.step == stepIdle) && got.message == "" {
 				t.Fatalf("%s without a message", got.step)
 			}
 		})
@@ -180,5 +220,34 @@ func TestRefuse(t *testing.T) {
 	}
 	if r := refuse(lab("8", "64Mi", "python:3"), largest, nil); !strings.Contains(r.message, "cpu 8, memory 64Mi") || !strings.Contains(r.message, "cpu 2, memory 4Gi") {
 		t.Fatalf("message %q", r.message)
+	}
+}
+
+// TestPlanReadinessMessages checks what a student or teacher reads while a
+// lab waits for its app, and when it never answered.
+func TestPlanReadinessMessages(t *testing.T) {
+	t.Parallel()
+	cfg := planConfig{ProvisionTimeout: 5 * time.Minute, ProbeInterval: 10 * time.Second, ReadyRecheck: time.Second}
+	health := func(l *api.LabInstanceRequest) { l.Spec.ReadinessPath = "/healthz" }
+	for _, tc := range []struct {
+		name string
+		lab  *api.LabInstanceRequest
+		ctr  *workload.Status
+		want string
+	}{
+		{"tcp", labIn(api.PhaseProvisioning, enteredAt(t0)), serving("10.0.0.2:8080", workload.NotReady, "connection refused"),
+			"waiting for the app to answer on port 8080 (a TCP connection): connection refused"},
+		{"http", labIn(api.PhaseProvisioning, enteredAt(t0), health), serving("10.0.0.2:8080", workload.NotReady, "GET /healthz answered 503 Service Unavailable"),
+			"waiting for the app to answer on port 8080 (HTTP GET /healthz below 500): GET /healthz answered 503 Service Unavailable"},
+		{"no address", labIn(api.PhaseProvisioning, enteredAt(t0)), serving("", workload.ReadinessUnknown, ""),
+			"waiting for the app to answer on port 8080 (a TCP connection): the workload has no address yet"},
+		{"never answered", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-6*time.Minute))), serving("10.0.0.2:8080", workload.NotReady, "connection refused"),
+			"the app never answered on port 8080 (a TCP connection) within 5m0s: connection refused"},
+		{"ready", labIn(api.PhaseProvisioning, enteredAt(t0)), serving("10.0.0.2:8080", workload.Ready, ""), "the app answers on port 8080"},
+		{"idle", labIn(api.PhaseRunning, startedAt(t0.Add(-20*time.Minute)), idleFor(15, nil)), running(), "nobody used the lab for 15 minutes"},
+	} {
+		if got := plan(tc.lab, tc.ctr, t0, cfg); got.message != tc.want {
+			t.Errorf("%s: message %q, want %q", tc.name, got.message, tc.want)
+		}
 	}
 }

@@ -43,8 +43,12 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 			return Result{}, fmt.Errorf("inspect container: %w", err)
 		}
 	}
+	if ctr != nil && needsProbe(lab, ctr) {
+		c.probe(ctx, lab, ctr)
+	}
 	now := c.cfg.Now()
-	act := plan(lab, ctr, now, planConfig{ProvisionTimeout: c.cfg.ProvisionTimeout, ProbeInterval: c.cfg.ProbeInterval})
+	act := plan(lab, ctr, now, planConfig{ProvisionTimeout: c.cfg.ProvisionTimeout, ProbeInterval: c.cfg.ProbeInterval,
+		ReadyRecheck: c.cfg.ReadyRecheck})
 	c.cfg.Logger.Debug("reconcile", "lab", req.Key.String(), "phase", lab.Status.Phase, "step", act.step.String())
 
 	switch act.step {
@@ -65,9 +69,35 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 	case stepProvision:
 		return c.provision(ctx, lab, act, now)
 	case stepRunning:
-		return Result{Requeue: true}, c.markRunning(ctx, lab, *ctr, act.reason, now)
+		return Result{Requeue: true}, c.markRunning(ctx, lab, *ctr, act, now)
 	case stepRestart:
 		return c.restart(ctx, lab, ctr, act, now)
+	case stepWaitReady:
+		return Result{RequeueAfter: act.requeueAfter}, c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
+			x.SetCondition(api.Condition{Type: api.ConditionReady, Status: api.ConditionFalse, Reason: act.reason, Message: act.message}, now)
+			return nil
+		})
+	case stepIdle:
+		return Result{Requeue: true}, c.write(ctx, lab, act.message, func(x *api.LabInstanceRequest) error {
+			if x.Metadata.Annotations == nil {
+				x.Metadata.Annotations = api.StringMap{}
+			}
+			if _, asked := x.Metadata.Annotations[api.AnnotationStopRequested]; !asked {
+				x.Metadata.Annotations[api.AnnotationStopRequested] = now.UTC().Format(time.RFC3339)
+				x.Metadata.Annotations[api.AnnotationStopReason] = act.reason
+			}
+			return nil
+		})
+	case stepEndpoint:
+		// Also a lab that ran before labd recorded endpoints (and had a
+		// published port for its access URL) gets both here.
+		return Result{Requeue: true}, c.write(ctx, lab, "the lab's app is at "+ctr.Endpoint, func(x *api.LabInstanceRequest) error {
+			x.Status.Endpoint = ctr.Endpoint
+			if c.cfg.AccessURL != nil {
+				x.Status.AccessURL = c.cfg.AccessURL(x.Key())
+			}
+			return nil
+		})
 	case stepComplete:
 		return Result{}, c.finish(ctx, lab, api.PhaseCompleted, act, ctr, now)
 	case stepFail:
@@ -203,6 +233,7 @@ func (c *Controller) workloadSpec(lab *api.LabInstanceRequest) workload.Spec {
 	spec := workload.Spec{
 		Name: workload.Name(lab.Metadata.UID), Image: lab.Spec.LabTemplate, Env: env,
 		Limits: limits(lab), Requests: requests(lab), PidsLimit: c.cfg.PidsLimit, StopTimeout: c.cfg.StopTimeout,
+		Command: lab.Spec.Command, Args: lab.Spec.Args, Port: lab.Spec.Port, ReadinessPath: lab.Spec.ReadinessPath,
 	}
 	if ws := lab.Spec.Workspace; ws != nil {
 		spec.Workspace = &workload.Mount{
@@ -230,9 +261,10 @@ func (c *Controller) workloadSpec(lab *api.LabInstanceRequest) workload.Spec {
 // specHash fingerprints what the workload was made from; labels cannot
 // change after creation, so a mismatch means the workload must be made
 // again. CPU is hashed in nanocores, as when specs spoke Docker's units,
-// so that workloads made before keep their hash; a field added later
-// (the workspace) is hashed only when set, for the same reason. Requests
-// are not hashed: they are immutable, and the engine applies only limits.
+// so that workloads made before keep their hash; for the same reason the
+// fields added since (workspace, command, args, port, readiness path,
+// security settings) are hashed only when set. Requests are not hashed:
+// they are immutable, and the engine applies only limits.
 func specHash(s workload.Spec) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", s.Image, s.Limits.MilliCPU*1e6, s.Limits.MemoryBytes, s.PidsLimit)
@@ -250,6 +282,7 @@ func specHash(s workload.Spec) string {
 	if s.ReadOnlyRootFilesystem {
 		fmt.Fprintf(h, "read_only_root_filesystem\x00")
 	}
+	hashWorkloadFields(h, s)
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -264,25 +297,39 @@ func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest,
 	if err != nil {
 		return Result{}, fmt.Errorf("provision container: %w", err)
 	}
+	if st.Port > 0 && st.State == workload.Running {
+		// An app to wait for: the next round probes it (plan decides).
+		return Result{Requeue: true}, nil
+	}
 	// Creating and starting took a while: the transition is now.
-	return Result{Requeue: true}, c.markRunning(ctx, lab, st, act.reason, c.cfg.Now())
+	return Result{Requeue: true}, c.markRunning(ctx, lab, st, act, c.cfg.Now())
 }
 
 // markRunning records a started workload: RUNNING with its id, start
-// time and access URL.
-func (c *Controller) markRunning(ctx context.Context, lab *api.LabInstanceRequest, st workload.Status, reason string, now time.Time) error {
+// time, and, for a lab with an app, where the gateway reaches it and the
+// URL students open.
+func (c *Controller) markRunning(ctx context.Context, lab *api.LabInstanceRequest, st workload.Status, act action, now time.Time) error {
 	started := st.StartedAt
 	if started.IsZero() {
 		started = now
 	}
 	started = started.UTC()
-	return c.write(ctx, lab, "container "+shortID(st.ID)+" started", func(x *api.LabInstanceRequest) error {
-		if err := x.Transition(api.PhaseRunning, reason, "container "+shortID(st.ID)+" started", now); err != nil {
+	msg := "container " + shortID(st.ID) + " started"
+	if act.message != "" {
+		msg += "; " + act.message
+	}
+	return c.write(ctx, lab, msg, func(x *api.LabInstanceRequest) error {
+		if err := x.Transition(api.PhaseRunning, act.reason, msg, now); err != nil {
 			return err
 		}
 		x.Status.ContainerID = st.ID
 		x.Status.StartedAt = &started
-		x.Status.AccessURL = st.AccessURL()
+		if st.Port > 0 && st.Endpoint != "" {
+			x.Status.Endpoint = st.Endpoint
+			if c.cfg.AccessURL != nil {
+				x.Status.AccessURL = c.cfg.AccessURL(x.Key())
+			}
+		}
 		return nil
 	})
 }
@@ -307,6 +354,7 @@ func (c *Controller) finish(ctx context.Context, lab *api.LabInstanceRequest, to
 		}
 		x.Status.ResourceAllocation = nil
 		delete(x.Metadata.Annotations, api.AnnotationStopRequested)
+		delete(x.Metadata.Annotations, api.AnnotationStopReason)
 		return nil
 	})
 	return err

@@ -39,3 +39,31 @@ func Docker(t testing.TB) string {
 	}
 	return img
 }
+
+// EnvTestAppImage names the environment variable with the local test app
+// image (scripts/testenv.sh builds labrm/testapp:test from
+// internal/testapp: a web app with WebSocket echo, server-sent events and
+// chunked streams; it exposes no port).
+const EnvTestAppImage = "LAB_TEST_APP_IMAGE"
+
+// TestApp checks, as Docker does, that the engine answers and holds the
+// test app image, and returns the image's name.
+func TestApp(t testing.TB) string {
+	t.Helper()
+	Docker(t)
+	img := os.Getenv(EnvTestAppImage)
+	if img == "" {
+		unavailable(t, "Docker", "%s is not set", EnvTestAppImage)
+	}
+	engine, err := docker.New(docker.Config{})
+	if err != nil {
+		unavailable(t, "Docker", "%v", err)
+	}
+	defer engine.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if ok, err := engine.HasImage(ctx, img); err != nil || !ok {
+		unavailable(t, "Docker", "test app image %s: present %v, %v", img, ok, err)
+	}
+	return img
+}

@@ -52,3 +52,43 @@ func ReconnectForTest(ctx context.Context, s *LockSession, relock bool) error {
 	}
 	return nil
 }
+
+// AccessTokensForTest reads lab_access: token by lab uid.
+func AccessTokensForTest(ctx context.Context, db *DB) (map[string]string, error) {
+	var rows []struct{ UID, Token string }
+	if err := db.g.WithContext(ctx).Raw("SELECT uid, token FROM lab_access").Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		out[r.UID] = r.Token
+	}
+	return out, nil
+}
+
+// BackfillAccessForTest empties lab_access and runs the INSERT of its
+// migration again, as on a store whose labs predate it.
+func BackfillAccessForTest(ctx context.Context, db *DB) error {
+	ms, err := loadMigrations(db.Kind())
+	if err != nil {
+		return err
+	}
+	return db.g.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		if err := g.Exec("DELETE FROM lab_access").Error; err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if !strings.HasSuffix(m.name, "_access.sql") {
+				continue
+			}
+			for _, stmt := range splitStatements(m.sql) {
+				if strings.HasPrefix(strings.TrimSpace(stmt), "INSERT") {
+					if err := g.Exec(stmt).Error; err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -94,6 +94,9 @@ func (tx *Tx) CreateLab(ctx context.Context, in *api.LabInstanceRequest) (*api.L
 	if err := tx.writeLabels(ctx, l.Metadata.UID, nil, l.Metadata.Labels); err != nil {
 		return nil, err
 	}
+	if err := tx.insertAccess(ctx, l.Metadata.UID); err != nil {
+		return nil, err
+	}
 	if err := tx.insertEvent(ctx, l, api.EventCreated, ""); err != nil {
 		return nil, err
 	}
@@ -406,6 +409,9 @@ func (tx *Tx) deleteRow(ctx context.Context, row *labRow, last *api.LabInstanceR
 		// every connection, so do not rely on it.
 		if err := tx.g.WithContext(ctx).Exec("DELETE FROM lab_labels WHERE uid = ?", row.UID).Error; err != nil {
 			return fmt.Errorf("delete labels: %w", err)
+		}
+		if err := tx.g.WithContext(ctx).Exec("DELETE FROM lab_access WHERE uid = ?", row.UID).Error; err != nil {
+			return fmt.Errorf("delete access token: %w", err)
 		}
 	}
 	last.Metadata.ResourceVersion = pos

@@ -2,10 +2,6 @@ package workload
 
 import (
 	"fmt"
-	"net"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
@@ -85,7 +81,37 @@ type Spec struct {
 	// /tmp and the workspace stay writable. False leaves it to the
 	// engine's default.
 	ReadOnlyRootFilesystem bool
+
+	// Command and Args override the image's entrypoint and command, as in
+	// Kubernetes: Command alone runs without the image's command; Args
+	// alone run with the image's entrypoint. Nil keeps the image's.
+	Command []string
+	Args    []string
+	// Port is the app's TCP port; 0 means the image's only exposed TCP
+	// port, and a workload with neither has no app to reach (a batch lab).
+	Port int
+	// ReadinessPath is an HTTP path that answers below 500 once the app is
+	// ready; "" means a TCP connect is enough. An engine that probes by
+	// itself (Kubernetes) makes it its readiness probe; one that does not
+	// leaves Status.Readiness unknown and the controller probes.
+	ReadinessPath string
 }
+
+// Readiness says whether a workload's app answers, as far as its engine
+// knows.
+type Readiness string
+
+// Readiness values.
+const (
+	// ReadinessUnknown: the engine does not probe apps (Docker); the
+	// controller probes Status.Endpoint itself.
+	ReadinessUnknown Readiness = ""
+	// Ready: the engine's own probe passes.
+	Ready Readiness = "ready"
+	// NotReady: the engine's own probe does not pass yet; Status.Message
+	// may say why.
+	NotReady Readiness = "not-ready"
+)
 
 // State is where a workload is in its life; see the package doc.
 type State string
@@ -130,32 +156,19 @@ type Status struct {
 	// where a proxy on that network reaches its ports directly; "" when
 	// the engine does not say.
 	Address string
-	// Ports maps a workload port ("8080/tcp") to the port the engine
-	// published it on ("49153"), reachable at AccessHost. Empty when
-	// nothing is published (a workload reached only at Address).
+	// Ports maps a workload port ("8080/tcp") to the host port the engine
+	// published it on ("49153"). Empty when nothing is published, which
+	// is the default: labd reaches workloads at Endpoint.
 	Ports map[string]string
-	// AccessHost is the host name at which published ports are reachable
-	// (the engine's configuration, e.g. "localhost").
-	AccessHost string
-}
 
-// AccessURL is the URL a student opens: http://<AccessHost>:<host port> of
-// the lowest published TCP workload port, or "" when nothing is published.
-func (s Status) AccessURL() string {
-	var ports []int
-	hostPort := map[int]string{}
-	for cport, hport := range s.Ports {
-		num, proto, _ := strings.Cut(cport, "/")
-		n, err := strconv.Atoi(num)
-		if err != nil || hport == "" || (proto != "" && proto != "tcp") {
-			continue
-		}
-		ports = append(ports, n)
-		hostPort[n] = hport
-	}
-	if len(ports) == 0 || s.AccessHost == "" {
-		return ""
-	}
-	sort.Ints(ports)
-	return "http://" + net.JoinHostPort(s.AccessHost, hostPort[ports[0]])
+	// Port is the app's port as the engine resolved it (Spec.Port, or the
+	// image's only exposed TCP port); 0: the workload has no app to reach.
+	Port int
+	// Endpoint is host:port where labd (its gateway and the controller's
+	// readiness probe) reaches the app: the workload's address on the
+	// engine's lab network, or a port published on one host address. ""
+	// without Port, or while the engine does not know it yet.
+	Endpoint string
+	// Readiness is the engine's own verdict on the app, when it has one.
+	Readiness Readiness
 }

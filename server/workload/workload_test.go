@@ -8,28 +8,6 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-func TestAccessURL(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		st   workload.Status
-		want string
-	}{
-		{"one port", workload.Status{AccessHost: "localhost", Ports: map[string]string{"8080/tcp": "49153"}}, "http://localhost:49153"},
-		{"lowest tcp port wins", workload.Status{AccessHost: "lab.example.edu", Ports: map[string]string{"8888/tcp": "2", "53/udp": "3", "8080/tcp": "1"}}, "http://lab.example.edu:1"},
-		{"lowest by number, not by text", workload.Status{AccessHost: "lab.example.edu", Ports: map[string]string{"9000/tcp": "40001", "8080/tcp": "40000"}}, "http://lab.example.edu:40000"},
-		{"ipv6 host", workload.Status{AccessHost: "::1", Ports: map[string]string{"80/tcp": "32768"}}, "http://[::1]:32768"},
-		{"nothing published", workload.Status{AccessHost: "localhost", Ports: map[string]string{"8080/tcp": ""}}, ""},
-		{"no ports", workload.Status{AccessHost: "h"}, ""},
-		{"udp only", workload.Status{AccessHost: "localhost", Ports: map[string]string{"53/udp": "5353"}}, ""},
-		{"no host", workload.Status{Ports: map[string]string{"8080/tcp": "1"}}, ""},
-	} {
-		if got := tc.st.AccessURL(); got != tc.want {
-			t.Errorf("%s: AccessURL() = %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
-
 func TestPermanent(t *testing.T) {
 	t.Parallel()
 	wrapped := fmt.Errorf("create container x: %w", fmt.Errorf("%w: nope:1 is not present and pulling it failed", workload.ErrImage))

@@ -1,5 +1,6 @@
 # A lab that runs as soon as labd can start it: `terraform apply` returns
-# once it is RUNNING, with its access_url and container_id known.
+# once it is RUNNING (its app answering), with its access_url, access_token
+# and container_id known.
 resource "lab_instance_request" "python" {
   name             = "python-basics-alice"
   lab_template     = "python:3.9-alpine"
@@ -75,4 +76,10 @@ resource "lab_instance_request" "exam" {
 
 output "python_lab_url" {
   value = lab_instance_request.python.access_url
+}
+
+# What the student opens once: the URL with the lab's access token.
+output "python_lab_link" {
+  value     = "${lab_instance_request.python.access_url}?token=${lab_instance_request.python.access_token}"
+  sensitive = true
 }

@@ -49,7 +49,7 @@ type setting struct {
 	repeatable bool
 }
 
-var settings = slices.Concat(coreSettings, controllerSettings, authSettings, eventSettings, securitySettings)
+var settings = slices.Concat(coreSettings, controllerSettings, gatewaySettings, authSettings, eventSettings, securitySettings)
 
 var coreSettings = []setting{
 	{
@@ -238,7 +238,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	}
 	if !cfg.ShowVersion {
 		// Tokens and the listen address are checked together.
-		errs = append(errs, finishAuth(&cfg, getenv))
+		errs = append(errs, finishAuth(&cfg, getenv), finishGateway(&cfg))
 	}
 	return cfg, errors.Join(errs...)
 }

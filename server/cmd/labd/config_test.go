@@ -28,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	want := Config{Config: server.Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", ShutdownTimeout: 30 * time.Second,
-		Controller: true, AccessHost: "localhost", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
+		Controller: true, AccessHost: "localhost", LabNetwork: "labd-labs", PublishIP: "127.0.0.1", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
 		ProbeInterval: 10 * time.Second, ResyncPeriod: 5 * time.Minute, OutboxRetention: 24 * time.Hour,
 		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second},
 		LogFormat: "text", LogLevel: slog.LevelInfo}
@@ -50,8 +50,15 @@ func TestConfigPrecedence(t *testing.T) {
 		"log-level":                     {"debug", "warn"},
 		"shutdown-timeout":              {"5s", "7s"},
 		"controller":                    {"false", "true"},
-		"access-host":                   {"labs.flag.edu", "labs.env.edu"},
+		"access-host":                   {"labs.flag.edu", "labs.env.edu:8443"},
+		"access-scheme":                 {"http", "https"},
+		"gateway-listen":                {"127.0.0.1:8001", ":8443"},
+		"gateway-domain":                {"labs.flag.edu", "Labs.Env.Edu"},
+		"lab-network":                   {"flag-net", "env_net"},
+		"publish-ports":                 {"false", "true"},
 		"publish-ip":                    {"127.0.0.1", "10.0.0.1"},
+		"tls-cert-file":                 {"/flag/cert.pem", "/env/cert.pem"},
+		"tls-key-file":                  {"/flag/key.pem", "/env/key.pem"},
 		"capacity-cpu":                  {"8", "1500m"},
 		"capacity-memory":               {"32Gi", "512Mi"},
 		"workers":                       {"9", "3"},
@@ -90,7 +97,9 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Config: server.Config{DatabaseURL: "sqlite:/var/lib/labd/env.db", InstanceID: "env-1", Listen: "0.0.0.0:7000", DockerHost: "unix:///env.sock",
-		ShutdownTimeout: 7 * time.Second, Controller: true, AccessHost: "labs.env.edu", PublishIP: "10.0.0.1", CapacityCPU: 1500, CapacityMemory: 512 << 20, Workers: 3,
+		ShutdownTimeout: 7 * time.Second, Controller: true, AccessHost: "labs.env.edu:8443", AccessScheme: "https", GatewayListen: ":8443",
+		GatewayDomain: "labs.env.edu", LabNetwork: "env_net", PublishPorts: true, PublishIP: "10.0.0.1", TLSCertFile: "/env/cert.pem", TLSKeyFile: "/env/key.pem",
+		CapacityCPU: 1500, CapacityMemory: 512 << 20, Workers: 3,
 		ProvisionTimeout: 2 * time.Minute, StopTimeout: 4 * time.Second, ProbeInterval: 2 * time.Second, ResyncPeriod: 2 * time.Minute,
 		OutboxRetention: 2 * time.Hour, LockName: "env-lock", LeaseDuration: 20 * time.Second, RenewDeadline: 12 * time.Second, RetryPeriod: 3 * time.Second},
 		LogFormat: "text", LogLevel: slog.LevelWarn}
@@ -110,7 +119,9 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = Config{Config: server.Config{DatabaseURL: "postgres://u@db-flag:5432/labs", InstanceID: "flag-1", Listen: ":9000", DockerHost: "tcp://flag:2375",
-		ShutdownTimeout: 5 * time.Second, Controller: false, AccessHost: "labs.flag.edu", PublishIP: "127.0.0.1", CapacityCPU: 8000, CapacityMemory: 32 << 30, Workers: 9,
+		ShutdownTimeout: 5 * time.Second, Controller: false, AccessHost: "labs.flag.edu", AccessScheme: "http", GatewayListen: "127.0.0.1:8001",
+		GatewayDomain: "labs.flag.edu", LabNetwork: "flag-net", PublishIP: "127.0.0.1", TLSCertFile: "/flag/cert.pem", TLSKeyFile: "/flag/key.pem",
+		CapacityCPU: 8000, CapacityMemory: 32 << 30, Workers: 9,
 		ProvisionTimeout: time.Minute, StopTimeout: 3 * time.Second, ProbeInterval: time.Second, ResyncPeriod: time.Minute,
 		OutboxRetention: time.Hour, LockName: "flag-lock", LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second},
 		LogFormat: "json", LogLevel: slog.LevelDebug}
@@ -160,6 +171,16 @@ func TestConfigRejects(t *testing.T) {
 		{nil, map[string]string{"LAB_WORKERS": "0"}, []string{"$LAB_WORKERS"}},
 		{[]string{"--controller=maybe"}, nil, []string{"--controller", "true or false"}},
 		{[]string{"--publish-ip=localhost"}, nil, []string{"--publish-ip"}},
+		{[]string{"--publish-ip=0.0.0.0"}, nil, []string{"--publish-ip", "every interface"}},
+		{nil, map[string]string{"LAB_PUBLISH_IP": "::"}, []string{"$LAB_PUBLISH_IP", "every interface"}},
+		{[]string{"--access-scheme=ftp"}, nil, []string{"--access-scheme", "http or https"}},
+		{[]string{"--access-host=https://labs.edu/"}, nil, []string{"--access-host"}},
+		{[]string{"--access-host=labs.edu:99999"}, nil, []string{"--access-host"}},
+		{[]string{"--gateway-domain=.labs.edu"}, nil, []string{"--gateway-domain", "DNS name"}},
+		{[]string{"--gateway-listen=8443"}, nil, []string{"--gateway-listen", "host:port"}},
+		{[]string{"--lab-network=no spaces"}, nil, []string{"--lab-network"}},
+		{[]string{"--tls-cert-file=/c.pem"}, nil, []string{"--tls-cert-file and --tls-key-file"}},
+		{nil, map[string]string{"LAB_TLS_KEY_FILE": "/k.pem"}, []string{"give both or neither"}},
 		{[]string{"--retry-period=0s"}, nil, []string{"--retry-period"}},
 		{[]string{"--cloudevents-sink=ftp://x/y"}, nil, []string{"--cloudevents-sink"}},
 		{[]string{"--no-such-flag"}, nil, []string{"no-such-flag"}},

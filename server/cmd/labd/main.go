@@ -2,7 +2,7 @@
 // that turns each LabInstanceRequest into a running workload. It reads
 // its settings from flags and the environment (config.go, `labd --help`)
 // and hands them to package server; it stops gracefully on SIGINT and
-// SIGTERM and reloads its API tokens on SIGHUP.
+// SIGTERM and reloads its API tokens and TLS certificate on SIGHUP.
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server"
 )
 
@@ -67,8 +68,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return err
 	}
-	defer handleSIGHUP(ctx, cfg, log)()
-	log.Info("labd started", "version", version, "listen", s.Addr().String(), "store", s.StoreKind(), "docker_host", cfg.DockerHost)
+	defer handleSIGHUP(ctx, cfg, log, s)()
+	log.Info("labd started", "version", version, "listen", s.Addr().String(), "store", s.StoreKind(), "docker_host", cfg.DockerHost,
+		"tls", s.TLS(), "example_access_url", s.AccessURL(api.Key{Namespace: "default", Name: "example"}))
+	if a := s.GatewayAddr(); a != nil {
+		log.Info("gateway listening", "gateway_listen", a.String())
+	}
 	logAuth(log, cfg, s.Addr())
 	err = s.Run(ctx)
 	log.Info("labd stopped")

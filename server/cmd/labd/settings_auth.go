@@ -244,9 +244,11 @@ func reloadTokens(cfg Config) error {
 	return nil
 }
 
-// handleSIGHUP reloads the tokens on every SIGHUP until ctx ends or stop
-// is called; without it SIGHUP would kill labd.
-func handleSIGHUP(ctx context.Context, cfg Config, log *slog.Logger) (stop func()) {
+// handleSIGHUP reloads, on every SIGHUP until ctx ends or stop is called,
+// the API tokens (with a token file) and the TLS certificate (when labd
+// serves TLS); without it SIGHUP would kill labd. A reload that fails
+// keeps what was in use.
+func handleSIGHUP(ctx context.Context, cfg Config, log *slog.Logger, tls tlsReloader) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
@@ -258,12 +260,27 @@ func handleSIGHUP(ctx context.Context, cfg Config, log *slog.Logger) (stop func(
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := reloadTokens(cfg); err != nil {
-					log.Error("SIGHUP: API tokens not reloaded; the old ones stay", "err", err)
-					continue
+				reloaded := false
+				if cfg.APITokenFile != "" {
+					reloaded = true
+					if err := reloadTokens(cfg); err != nil {
+						log.Error("SIGHUP: API tokens not reloaded; the old ones stay", "err", err)
+					} else {
+						rw, ro := cfg.APITokens.Count()
+						log.Info("SIGHUP: API tokens reloaded", "read_write_tokens", rw, "read_only_tokens", ro, "token_file", cfg.APITokenFile)
+					}
 				}
-				rw, ro := cfg.APITokens.Count()
-				log.Info("SIGHUP: API tokens reloaded", "read_write_tokens", rw, "read_only_tokens", ro, "token_file", cfg.APITokenFile)
+				if tls != nil && tls.TLS() {
+					reloaded = true
+					if err := tls.ReloadTLS(); err != nil {
+						log.Error("SIGHUP: TLS certificate not reloaded; the old one stays", "err", err)
+					} else {
+						log.Info("SIGHUP: TLS certificate reloaded", "cert_file", cfg.TLSCertFile)
+					}
+				}
+				if !reloaded {
+					log.Info("SIGHUP: nothing to reload (no --api-token-file, no TLS)")
+				}
 			}
 		}
 	}()
@@ -272,4 +289,10 @@ func handleSIGHUP(ctx context.Context, cfg Config, log *slog.Logger) (stop func(
 		cancel()
 		<-done
 	}
+}
+
+// tlsReloader is the server's TLS, as SIGHUP reloads it.
+type tlsReloader interface {
+	TLS() bool
+	ReloadTLS() error
 }

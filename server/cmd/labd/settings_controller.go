@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
@@ -20,28 +19,6 @@ var controllerSettings = []setting{
 				return fmt.Errorf("must be true or false")
 			}
 			c.Controller = b
-			return nil
-		},
-	},
-	{
-		Flag: "access-host", Env: "LAB_ACCESS_HOST", Default: "localhost",
-		Usage: "host name put in labs' access_url (http://HOST:PORT of the published port)",
-		apply: func(c *Config, v string) error {
-			if v == "" || len(v) > 253 {
-				return fmt.Errorf("must be a host name or address")
-			}
-			c.AccessHost = v
-			return nil
-		},
-	},
-	{
-		Flag: "publish-ip", Env: "LAB_PUBLISH_IP", Default: "",
-		Usage: `host address lab ports are published on ("" = every interface)`,
-		apply: func(c *Config, v string) error {
-			if v != "" && net.ParseIP(v) == nil {
-				return fmt.Errorf("must be an IP address like 127.0.0.1")
-			}
-			c.PublishIP = v
 			return nil
 		},
 	},
