@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/labrm/terraform-provider-lab/server/httpapi"
+	"github.com/labrm/terraform-provider-lab/server/kubernetes"
 )
 
 // The few Kubernetes fields the checks read. sigs.k8s.io/yaml goes through
@@ -30,9 +31,23 @@ type object struct {
 	Spec       json.RawMessage
 	Data       map[string]string // base64
 	StringData map[string]string
+	Rules      []rule    // Role, ClusterRole
+	RoleRef    *roleRef  // RoleBinding, ClusterRoleBinding
+	Subjects   []subject // RoleBinding, ClusterRoleBinding
 
 	file string
 }
+
+type rule struct {
+	APIGroups     []string
+	Resources     []string
+	ResourceNames []string
+	Verbs         []string
+}
+
+type roleRef struct{ APIGroup, Kind, Name string }
+
+type subject struct{ Kind, Name, Namespace string }
 
 type meta struct {
 	Name      string
@@ -52,8 +67,9 @@ type workload struct {
 }
 
 type podSpec struct {
-	NodeSelector    map[string]string
-	SecurityContext struct {
+	ServiceAccountName string
+	NodeSelector       map[string]string
+	SecurityContext    struct {
 		RunAsNonRoot *bool
 		RunAsUser    *int64
 		RunAsGroup   *int64
@@ -142,7 +158,24 @@ func (v *intOrString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-const namespace = "labrm"
+// namespace is labd's; labsNamespace the kubernetes runtime's, for labs.
+const (
+	namespace     = "labrm"
+	labsNamespace = kubernetes.DefaultNamespace
+)
+
+// namespaceOf is where objects of a kind belong: cluster-scoped kinds
+// nowhere, the runtime's Role and RoleBinding with the labs, the rest
+// with labd.
+func namespaceOf(kind string) string {
+	switch kind {
+	case "Namespace", "ClusterRole", "ClusterRoleBinding":
+		return ""
+	case "Role", "RoleBinding":
+		return labsNamespace
+	}
+	return namespace
+}
 
 // reporter is the part of *testing.T the checks use, so that a test can
 // run them on broken manifests and see them fail.
@@ -242,8 +275,8 @@ func index(t *testing.T, objs []object) cluster {
 		if o.APIVersion == "" || o.Metadata.Name == "" {
 			t.Errorf("%s: %s without apiVersion or name", o.file, o.Kind)
 		}
-		if o.Kind != "Namespace" && o.Metadata.Namespace != namespace {
-			t.Errorf("%s: %s %s is in namespace %q, want %q", o.file, o.Kind, o.Metadata.Name, o.Metadata.Namespace, namespace)
+		if want := namespaceOf(o.Kind); o.Metadata.Namespace != want {
+			t.Errorf("%s: %s %s is in namespace %q, want %q", o.file, o.Kind, o.Metadata.Name, o.Metadata.Namespace, want)
 		}
 		if c[o.Kind] == nil {
 			c[o.Kind] = map[string]object{}

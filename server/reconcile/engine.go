@@ -60,3 +60,18 @@ type Engine interface {
 	// Ping checks that the engine answers.
 	Ping(ctx context.Context) error
 }
+
+// Notifier is implemented by an Engine that watches its workloads and can
+// say, as it happens, which one changed (created, changed state, became
+// ready or not, deleted; or its node was lost). The controller requeues
+// the lab of each name at once instead of waiting for its next probe. It
+// is optional: the periodic probes and resync stay, so a notification
+// that is late or lost delays a reaction but never loses it. The Docker
+// engine can implement it from its events stream.
+type Notifier interface {
+	// Changes delivers the names (workload.Name(uid)) of workloads that
+	// changed, of any installation. Names of changes not yet received are
+	// coalesced: a slow reader gets each pending name once, not a backlog.
+	// The channel is closed when the engine is closed.
+	Changes() <-chan string
+}

@@ -19,7 +19,8 @@
 //	Pending  accepted, not running yet: being created, pulling its image,
 //	         or (on a scheduler) waiting for a node; Reason and Message say
 //	         why, when the engine says
-//	Running  started (StartedAt is set); it may still be unready
+//	Running  started (StartedAt is set); it may still be unready: an
+//	         engine that probes the app itself says so in Readiness
 //	Exited   ended for good: ExitCode, OOMKilled and Message say how, and
 //	         Reason why when the engine knows (ReasonOOMKilled,
 //	         ReasonKilled, ReasonEngineRestart); SettlesAt is when it will
@@ -29,7 +30,15 @@
 //
 // A workload the engine no longer has is ErrNotFound, not a state: on a
 // scheduler, a workload whose node was lost is reported Exited with a
-// Message, or not found once the engine forgets it.
+// Message (and ExitCode -1), or not found once the engine forgets it.
+//
+// # Change notifications
+//
+// An engine that watches its workloads (Kubernetes' informers) may also
+// tell the controller which workload changed, by name, as it happens
+// (reconcile.Notifier), so that the controller looks at the lab at once
+// rather than at its next probe. A notification carries no state: the
+// controller inspects the workload as always.
 //
 // # Errors
 //

@@ -123,6 +123,23 @@ const (
 	Exited  State = "exited"
 )
 
+// Readiness says whether a workload's app answers, as far as its engine
+// knows.
+type Readiness string
+
+// Readiness values.
+const (
+	// ReadinessUnknown: the engine does not probe apps (Docker); the
+	// controller probes the workload itself.
+	ReadinessUnknown Readiness = ""
+	// Ready: the engine's own probe passes (Kubernetes: the pod's Ready
+	// condition is True).
+	Ready Readiness = "ready"
+	// NotReady: the engine's own probe does not pass (yet); Status.Message
+	// may say why.
+	NotReady Readiness = "not-ready"
+)
+
 // Status is what an engine reports about a workload.
 type Status struct {
 	Name  string
@@ -140,6 +157,8 @@ type Status struct {
 	Reason  string
 	Message string
 
+	// ExitCode is the exit status of an Exited workload; -1 when it ended
+	// without one of its own (evicted, or lost with its node).
 	ExitCode  int
 	OOMKilled bool
 	// SettlesAt, for an Exited workload, is when the engine will know
@@ -151,6 +170,11 @@ type Status struct {
 	StartedAt  time.Time // zero until it started
 	FinishedAt time.Time // zero until it exited
 	Labels     map[string]string
+
+	// Readiness is the engine's own verdict on whether the workload's app
+	// answers, when the engine checks it (a Kubernetes readiness probe);
+	// ReadinessUnknown otherwise.
+	Readiness Readiness
 
 	// Address is the workload's own IP address on the engine's network,
 	// where a proxy on that network reaches its ports directly; "" when

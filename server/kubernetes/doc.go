@@ -1,0 +1,93 @@
+// Package kubernetes runs labs' workloads as pods on a Kubernetes cluster:
+// it implements the controller's reconcile.Engine (and reconcile.Notifier)
+// with client-go. It is the only importer of client-go outside test
+// helpers. Placement is Kubernetes': labd still admits labs first come
+// first served against Capacity, so that its queue stays visible, and the
+// scheduler picks a node for each.
+//
+// # Pods
+//
+// A lab is one pod in the labs namespace (Config.Namespace, "labs"),
+// named workload.Name(uid), with one container, ContainerName, and restart
+// policy Never: an exit is for the controller to judge. The name is the
+// idempotency key: Ensure adopts a pod of that name whose labels carry
+// the same resource uid and spec hash, and replaces one that does not.
+// The workload's labels are put on the pod under LabelPrefix
+// ("resource-uid" becomes "lab.labrm.io/resource-uid"); a value that is no
+// valid label value goes into an annotation of the same key instead; List
+// and Inspect give the workload's own keys back. Limits are the
+// container's resource limits, and its requests equal them. The pod is
+// hardened: no service account token, no service links, no privilege
+// escalation, every capability dropped, the RuntimeDefault seccomp
+// profile; its termination grace period is Spec.StopTimeout. Spec.PidsLimit
+// has no per-pod equivalent: the kubelet's podPidsLimit bounds processes.
+//
+// # State model
+//
+// Status is read from the pod (and its node):
+//
+//	Pending, not scheduled       Pending; Reason and Message are the
+//	                             scheduler's (Unschedulable, "0/3 nodes are
+//	                             available: 3 Insufficient cpu")
+//	Pending on a node            Pending; Reason is the kubelet's word for
+//	                             the wait (ContainerCreating, ErrImagePull)
+//	Running                      Running; Readiness is the pod's Ready
+//	                             condition, which the kubelet's readiness
+//	                             probe decides
+//	Succeeded, Failed            Exited with the container's exit code and
+//	                             reason (OOMKilled sets OOMKilled) and its
+//	                             termination message when it failed; Reason
+//	                             Stopped after Stop, Evicted after an
+//	                             eviction (with the kubelet's message), or the
+//	                             kubelet's reason when it rejected the pod
+//	being deleted                Exited, Reason Terminating
+//	node lost                    Exited, Reason NodeLost, ExitCode -1
+//
+// A node is lost when its Ready condition has not been True for
+// Config.NodeLostTimeout (default one minute; the node lifecycle controller
+// marks a silent node Unknown after its 40-50 s grace period, so a lab is
+// reported lost within about two minutes of its node going silent), or when
+// the node no longer exists.
+//
+// An image the kubelet cannot have (ErrImagePull, ImagePullBackOff,
+// ErrImageNeverPull, InvalidImageName) is permanent: Ensure returns the
+// status with an error wrapping workload.ErrImage; Inspect reports the pod
+// Pending with the kubelet's reason. Every other error is transient.
+//
+// # Stop and Remove
+//
+// Stop keeps the pod: it sets the pod's active deadline to one second,
+// which makes the kubelet end it (SIGTERM, SIGKILL after the grace period)
+// and mark it Failed; the exit and the logs stay readable until Remove. It
+// waits until the pod has ended. Remove deletes the pod with its grace
+// period and waits until it is gone; a pod that never reached a node, or
+// whose node is lost, is deleted at once (no kubelet would confirm).
+//
+// # Cache and notifications
+//
+// New starts two informers (watches, not polling): the pods labelled
+// managed-by=labd in the labs namespace and the cluster's nodes. Inspect,
+// List, Capacity and node loss read their caches; a pod the cache lacks is
+// read from the API server before it is reported not found, so a lagging
+// cache never makes a lab vanish. Ensure always reads the API server.
+// Every pod change, every change of a node's readiness, and a node's
+// reaching the lost bound, queue the pod's name for Changes
+// (reconcile.Notifier); the queue coalesces a name until it is delivered.
+// A watch that fails is restarted by client-go with backoff and logged.
+//
+// # Capacity
+//
+// Capacity is the sum of the allocatable CPU and memory of the usable
+// nodes: Ready, not cordoned, matching Config.NodeSelector, every
+// NoSchedule or NoExecute taint tolerated by Config.Tolerations.
+// MaxWorkload is the most one usable node allocates, per resource: a lab
+// asking for more can never run.
+//
+// # Network policy, workspaces, permissions
+//
+// EnsureNetworkPolicy applies a NetworkPolicy that admits ingress to this
+// installation's labs only from labd's pods; it is enforced only by a CNI
+// plugin that implements NetworkPolicy. EnsureWorkspace creates a
+// student's PersistentVolumeClaim of Config.StorageClass. Permissions lists
+// the RBAC rules all of this needs.
+package kubernetes
