@@ -106,7 +106,8 @@ const (
 	// ReadinessUnknown: the engine does not probe apps (Docker); the
 	// controller probes Status.Endpoint itself.
 	ReadinessUnknown Readiness = ""
-	// Ready: the engine's own probe passes.
+	// Ready: the engine's own probe passes (Kubernetes: the pod's Ready
+	// condition is True).
 	Ready Readiness = "ready"
 	// NotReady: the engine's own probe does not pass yet; Status.Message
 	// may say why.
@@ -121,23 +122,6 @@ const (
 	Pending State = "pending"
 	Running State = "running"
 	Exited  State = "exited"
-)
-
-// Readiness says whether a workload's app answers, as far as its engine
-// knows.
-type Readiness string
-
-// Readiness values.
-const (
-	// ReadinessUnknown: the engine does not probe apps (Docker); the
-	// controller probes the workload itself.
-	ReadinessUnknown Readiness = ""
-	// Ready: the engine's own probe passes (Kubernetes: the pod's Ready
-	// condition is True).
-	Ready Readiness = "ready"
-	// NotReady: the engine's own probe does not pass (yet); Status.Message
-	// may say why.
-	NotReady Readiness = "not-ready"
 )
 
 // Status is what an engine reports about a workload.
@@ -171,11 +155,6 @@ type Status struct {
 	FinishedAt time.Time // zero until it exited
 	Labels     map[string]string
 
-	// Readiness is the engine's own verdict on whether the workload's app
-	// answers, when the engine checks it (a Kubernetes readiness probe);
-	// ReadinessUnknown otherwise.
-	Readiness Readiness
-
 	// Address is the workload's own IP address on the engine's network,
 	// where a proxy on that network reaches its ports directly; "" when
 	// the engine does not say.
@@ -193,6 +172,8 @@ type Status struct {
 	// engine's lab network, or a port published on one host address. ""
 	// without Port, or while the engine does not know it yet.
 	Endpoint string
-	// Readiness is the engine's own verdict on the app, when it has one.
+	// Readiness is the engine's own verdict on whether the app answers,
+	// when the engine checks it (a Kubernetes readiness probe);
+	// ReadinessUnknown otherwise.
 	Readiness Readiness
 }
