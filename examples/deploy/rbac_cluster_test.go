@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -134,8 +135,8 @@ func TestRuntimeRBACOnTheCluster(t *testing.T) {
 	if capacity.MilliCPU <= 0 {
 		t.Fatalf("Capacity %+v", capacity)
 	}
-	_, err = e.MaxWorkload(ctx)
-	step("MaxWorkload", err)
+	_, err = e.Largest(ctx)
+	step("Largest", err)
 	step("EnsureNetworkPolicy", e.EnsureNetworkPolicy(ctx))
 	step("EnsureNetworkPolicy again", e.EnsureNetworkPolicy(ctx))
 	ws := map[string]string{labworkload.LabelManagedBy: labworkload.ManagedBy, labworkload.LabelInstallation: "inst-" + suffix,
@@ -146,7 +147,8 @@ func TestRuntimeRBACOnTheCluster(t *testing.T) {
 	uid := uuid.NewString()
 	spec := labworkload.Spec{
 		Name: labworkload.Name(uid), Image: c.Image, Limits: labworkload.Resources{MilliCPU: 20, MemoryBytes: 32 << 20}, StopTimeout: time.Second,
-		Labels: map[string]string{labworkload.LabelResourceUID: uid, labworkload.LabelSpecHash: "h1", labworkload.LabelInstallation: "inst-" + suffix},
+		Labels:    map[string]string{labworkload.LabelResourceUID: uid, labworkload.LabelSpecHash: "h1", labworkload.LabelInstallation: "inst-" + suffix},
+		Workspace: &labworkload.Mount{Workspace: "ws-" + suffix, Path: "/home/student", Labels: ws},
 	}
 	_, err = e.Ensure(ctx, spec)
 	step("Ensure", err)
@@ -161,8 +163,17 @@ func TestRuntimeRBACOnTheCluster(t *testing.T) {
 	}
 	_, err = e.Logs(ctx, spec.Name, 10)
 	step("Logs", err)
+	workspaces, err := e.ListWorkspaces(ctx)
+	step("ListWorkspaces", err)
+	if len(workspaces) != 1 || workspaces[0].Name != "ws-"+suffix {
+		t.Fatalf("ListWorkspaces = %+v", workspaces)
+	}
+	if err := e.RemoveWorkspace(ctx, "ws-"+suffix); !errors.Is(err, labworkload.ErrInUse) {
+		t.Fatalf("RemoveWorkspace of a mounted workspace = %v, want ErrInUse", err)
+	}
 	step("Stop", e.Stop(ctx, spec.Name, time.Second))
 	step("Remove", e.Remove(ctx, spec.Name))
+	step("RemoveWorkspace", e.RemoveWorkspace(ctx, "ws-"+suffix))
 
 	used, denied := rec.permissions(t)
 	for _, d := range denied {

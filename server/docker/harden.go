@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/docker/docker/api/types/container"
@@ -12,7 +13,7 @@ import (
 // Kubernetes' Pod Security Standards ("restricted" where lab images allow
 // it, "baseline" where they need more):
 //
-//   - every capability dropped, and only capAdd given back;
+//   - every capability dropped, and only workload.Capabilities given back;
 //   - no-new-privileges: setuid binaries (sudo, su, ping) gain nothing;
 //   - the engine's default seccomp profile (never "unconfined") and
 //     AppArmor profile, as Docker applies them when not told otherwise;
@@ -21,25 +22,9 @@ import (
 //   - optionally a numeric user and a read-only root file system, per lab
 //     (spec.security_context) or for the whole installation (Config).
 //
-// capAdd is the small set common lab images need, each for a reason:
-//
-//	CHOWN             entrypoints and package managers give files to the
-//	                  lab's user (jupyter's start.sh, apt, pip as root)
-//	DAC_OVERRIDE      root in the lab writes into directories owned by a
-//	                  service user (nginx's cache, a database's data dir)
-//	FOWNER            chmod and utime on files root does not own (tar and
-//	                  pip preserving modes)
-//	SETUID, SETGID    entrypoints switch to an unprivileged user (gosu,
-//	                  su-exec, sshd's privilege separation, apt's _apt)
-//	KILL              a supervisor running as root signals children that
-//	                  switched users (tini, supervisord)
-//	NET_BIND_SERVICE  servers listen below port 1024 (nginx on 80, sshd on 22)
-//
-// Docker's default set adds FSETID, SETPCAP, SETFCAP, MKNOD, NET_RAW,
-// SYS_CHROOT and AUDIT_WRITE; labs do without them (NET_RAW would let a
-// lab spoof packets, MKNOD make device nodes). A lab process running as
-// a non-root user has no effective capabilities at all.
-var capAdd = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL", "NET_BIND_SERVICE"}
+// The capabilities given back are workload.Capabilities, the same for every
+// engine (see there why each). A lab process running as a non-root user
+// has no effective capabilities at all.
 
 // tmpfsOptions mount /tmp on a read-only root file system: writable by
 // everyone (sticky), no setuid or device files, exec allowed (students
@@ -49,7 +34,7 @@ const tmpfsOptions = "rw,nosuid,nodev,mode=1777"
 // harden applies the profile to a container about to be created.
 func (r *Engine) harden(cfg *container.Config, hc *container.HostConfig, spec workload.Spec) {
 	hc.CapDrop = []string{"ALL"}
-	hc.CapAdd = capAdd
+	hc.CapAdd = slices.Clone(workload.Capabilities)
 	hc.SecurityOpt = []string{"no-new-privileges:true"}
 	hc.Privileged = false
 

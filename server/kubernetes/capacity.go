@@ -31,13 +31,13 @@ func (e *Engine) Capacity(ctx context.Context) (workload.Resources, error) {
 	return sum, nil
 }
 
-// MaxWorkload is the largest workload the engine can ever place: per
+// Largest is the largest workload the engine can ever place: per
 // resource, the most that any one usable node allocates. A lab asking for
 // more CPU or more memory than this can never run (it fits no node,
 // however empty); one within it may still fit no single node when nodes
 // differ in shape, and then stays Pending with the scheduler's reason.
 // (The Docker engine's equivalent is its Capacity: one host.)
-func (e *Engine) MaxWorkload(ctx context.Context) (workload.Resources, error) {
+func (e *Engine) Largest(ctx context.Context) (workload.Resources, error) {
 	nodes, err := e.usableNodes(ctx)
 	if err != nil {
 		return workload.Resources{}, err

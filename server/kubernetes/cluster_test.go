@@ -168,8 +168,8 @@ func TestCapacity(t *testing.T) {
 	if got, err := ev.e.Capacity(ctx); err != nil || got != want {
 		t.Fatalf("Capacity = %+v, %v; want the one usable node's %+v (the ghost is tainted)", got, err, want)
 	}
-	if got, err := ev.e.MaxWorkload(ctx); err != nil || got != want {
-		t.Fatalf("MaxWorkload = %+v, %v; want %+v", got, err, want)
+	if got, err := ev.e.Largest(ctx); err != nil || got != want {
+		t.Fatalf("Largest = %+v, %v; want %+v", got, err, want)
 	}
 
 	tolerant := ev.engine(t, func(cfg *kubernetes.Config) {
@@ -190,8 +190,8 @@ func TestCapacity(t *testing.T) {
 		}
 	}
 	most := workload.Resources{MilliCPU: g.MilliCPU, MemoryBytes: want.MemoryBytes}
-	if got, err := tolerant.MaxWorkload(ctx); err != nil || got != most {
-		t.Fatalf("MaxWorkload = %+v, %v; want the most CPU of one node and the most memory of one node, %+v", got, err, most)
+	if got, err := tolerant.Largest(ctx); err != nil || got != most {
+		t.Fatalf("Largest = %+v, %v; want the most CPU of one node and the most memory of one node, %+v", got, err, most)
 	}
 	selective := ev.engine(t, func(cfg *kubernetes.Config) { cfg.NodeSelector = map[string]string{"labrm.io/no-such-pool": "x"} })
 	if got, err := selective.Capacity(ctx); err != nil || got != (workload.Resources{}) {

@@ -15,12 +15,31 @@
 // The workload's labels are put on the pod under LabelPrefix
 // ("resource-uid" becomes "lab.labrm.io/resource-uid"); a value that is no
 // valid label value goes into an annotation of the same key instead; List
-// and Inspect give the workload's own keys back. Limits are the
-// container's resource limits, and its requests equal them. The pod is
-// hardened: no service account token, no service links, no privilege
-// escalation, every capability dropped, the RuntimeDefault seccomp
-// profile; its termination grace period is Spec.StopTimeout. Spec.PidsLimit
-// has no per-pod equivalent: the kubelet's podPidsLimit bounds processes.
+// and Inspect give the workload's own keys back. The container gets the
+// spec's limits as its limits and its requests (what labd reserved for
+// the lab) as its requests, its command and arguments, and its app port
+// with a readiness probe (an HTTP GET of the readiness path, else a TCP
+// connection), so that the kubelet decides when the app answers
+// (Status.Readiness); Status.Endpoint is the pod's IP and that port. The
+// pod is hardened as every lab is (harden.go): no service account token,
+// no service links, no privilege escalation, every capability dropped
+// but workload.Capabilities, the RuntimeDefault seccomp profile, the
+// lab's (or the installation's) user and read-only root file system; its
+// termination grace period is Spec.StopTimeout. Spec.PidsLimit has no
+// per-pod equivalent: the kubelet's podPidsLimit bounds processes.
+//
+// # Workspaces
+//
+// A lab with a workspace mounts the student's PersistentVolumeClaim
+// (EnsureWorkspace makes it on first use, ReadWriteOnce, of
+// Config.StorageClass). ReadWriteOnce lets the pods of one node share a
+// claim and no others, so every pod of one workspace carries its name in
+// a label and a required pod affinity to the pods with that label on the
+// same node (kubernetes.io/hostname): a student's second lab while the
+// first runs goes to the first's node, or waits, Pending with the
+// scheduler's reason, until there is room there or the first has ended.
+// ListWorkspaces and RemoveWorkspace list and delete the claims (the
+// volume's reclaim policy decides what happens to the files).
 //
 // # State model
 //
@@ -80,7 +99,7 @@
 // Capacity is the sum of the allocatable CPU and memory of the usable
 // nodes: Ready, not cordoned, matching Config.NodeSelector, every
 // NoSchedule or NoExecute taint tolerated by Config.Tolerations.
-// MaxWorkload is the most one usable node allocates, per resource: a lab
+// Largest is the most one usable node allocates, per resource: a lab
 // asking for more can never run.
 //
 // # Network policy, workspaces, permissions

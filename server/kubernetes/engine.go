@@ -63,6 +63,12 @@ type Config struct {
 	// nodes tainted for labs); Capacity counts those nodes alone.
 	NodeSelector map[string]string
 	Tolerations  []corev1.Toleration
+	// RunAsUser and ReadOnlyRootFilesystem are the installation's
+	// defaults for labs whose spec sets neither (harden.go): a numeric
+	// user id (nil: the image's user), and a read-only root file system
+	// for every lab.
+	RunAsUser              *int64
+	ReadOnlyRootFilesystem bool
 	// NodeLostTimeout is how long a lab's node may be NotReady or Unknown
 	// before the lab is reported Exited ("node lost"). Default 1 minute:
 	// the node lifecycle controller marks a silent node Unknown after its

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/labrm/terraform-provider-lab/server/workload"
@@ -69,6 +70,28 @@ func workloadLabels(m metav1.Object) map[string]string {
 	return out
 }
 
+// Names in a lab pod.
+const (
+	// appPort names the container port of the lab's app (Spec.Port); the
+	// readiness probe targets it and status reads the port back from it.
+	appPort = "app"
+	// workspaceVolume is the student's workspace claim; tmpVolume the
+	// writable /tmp of a read-only root file system.
+	workspaceVolume = "workspace"
+	tmpVolume       = "tmp"
+	// labelWorkspace, a workload label key, carries the workspace claim's
+	// name on the pods that mount it: the pod affinity that keeps them on
+	// one node selects by it.
+	labelWorkspace = "workspace"
+)
+
+// Readiness probe timing: the kubelet probes the app every probePeriod
+// from the container's start, and the pod is Ready after one success.
+const (
+	probePeriod  = 2
+	probeTimeout = 2
+)
+
 // podOptions are the settings of the engine that shape a lab's pod.
 type podOptions struct {
 	Namespace       string
@@ -76,24 +99,34 @@ type podOptions struct {
 	NodeSelector    map[string]string
 	Tolerations     []corev1.Toleration
 	DefaultStopTime time.Duration
+	// RunAsUser and ReadOnlyRootFilesystem are the installation's
+	// defaults for labs whose spec sets neither.
+	RunAsUser              *int64
+	ReadOnlyRootFilesystem bool
 }
 
 // podFor is the pod of a workload: one container named ContainerName,
 // never restarted (an exit is for the controller to judge), with the
-// spec's limits (and requests equal to them: what the lab reserved in
-// labd is what the scheduler reserves on a node), its environment taken
-// literally, and hardened: no service account token, no service links,
-// no privilege escalation, every capability dropped, the runtime's
-// default seccomp profile. Pure.
+// spec's requests and limits, its command and arguments, its environment
+// taken literally, its app port with a readiness probe (an HTTP GET of
+// ReadinessPath, else a TCP connection: the kubelet decides when the app
+// answers), the student's workspace claim mounted at its path, and
+// hardened as every lab is (see harden). Pure.
 func podFor(spec workload.Spec, o podOptions) (*corev1.Pod, error) {
 	if spec.Name == "" || spec.Image == "" {
 		return nil, fmt.Errorf("pod: name and image are required")
+	}
+	if spec.Port < 0 || spec.Port > 65535 {
+		return nil, fmt.Errorf("pod %s: port %d out of range", spec.Name, spec.Port)
 	}
 	l := maps.Clone(spec.Labels)
 	if l == nil {
 		l = map[string]string{}
 	}
 	l[workload.LabelManagedBy] = workload.ManagedBy
+	if ws := spec.Workspace; ws != nil {
+		l[labelWorkspace] = ws.Workspace
+	}
 	labels, annotations, err := kubeLabels(l)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: %w", spec.Name, err)
@@ -102,14 +135,20 @@ func podFor(spec workload.Spec, o podOptions) (*corev1.Pod, error) {
 	if spec.StopTimeout <= 0 {
 		grace = int64(seconds(o.DefaultStopTime))
 	}
-	resources := corev1.ResourceList{}
-	if spec.Limits.MilliCPU > 0 {
-		resources[corev1.ResourceCPU] = *resource.NewMilliQuantity(spec.Limits.MilliCPU, resource.DecimalSI)
+	c := corev1.Container{
+		Name:                     ContainerName,
+		Image:                    spec.Image,
+		ImagePullPolicy:          o.PullPolicy,
+		Command:                  slices.Clone(spec.Command),
+		Args:                     slices.Clone(spec.Args),
+		Env:                      env(spec.Env),
+		Resources:                resources(spec),
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 	}
-	if spec.Limits.MemoryBytes > 0 {
-		resources[corev1.ResourceMemory] = *resource.NewQuantity(spec.Limits.MemoryBytes, resource.BinarySI)
+	if spec.Port > 0 {
+		c.Ports = []corev1.ContainerPort{{Name: appPort, ContainerPort: int32(spec.Port), Protocol: corev1.ProtocolTCP}}
+		c.ReadinessProbe = readinessProbe(spec)
 	}
-	runtimeDefault := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        spec.Name,
@@ -124,27 +163,78 @@ func podFor(spec workload.Spec, o podOptions) (*corev1.Pod, error) {
 			TerminationGracePeriodSeconds: &grace,
 			NodeSelector:                  maps.Clone(o.NodeSelector),
 			Tolerations:                   slices.Clone(o.Tolerations),
-			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: runtimeDefault},
-			Containers: []corev1.Container{{
-				Name:                     ContainerName,
-				Image:                    spec.Image,
-				ImagePullPolicy:          o.PullPolicy,
-				Env:                      env(spec.Env),
-				Resources:                corev1.ResourceRequirements{Limits: resources, Requests: resources.DeepCopy()},
-				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-				SecurityContext: &corev1.SecurityContext{
-					Privileged:               new(false),
-					AllowPrivilegeEscalation: new(false),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-					SeccompProfile:           runtimeDefault,
-				},
-			}},
 		},
 	}
-	if len(resources) == 0 {
-		pod.Spec.Containers[0].Resources = corev1.ResourceRequirements{}
+	if ws := spec.Workspace; ws != nil {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: workspaceVolume, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: ws.Workspace}}})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: workspaceVolume, MountPath: ws.Path})
+		pod.Spec.Affinity = sameNode(labels[LabelPrefix+labelWorkspace])
 	}
+	pod.Spec.Containers = []corev1.Container{c}
+	harden(pod, spec, o)
 	return pod, nil
+}
+
+// resources are the container's limits and requests. A request left out
+// (zero) defaults to its limit, as Kubernetes does; no limits and no
+// requests is a best-effort pod.
+func resources(spec workload.Spec) corev1.ResourceRequirements {
+	list := func(r workload.Resources) corev1.ResourceList {
+		out := corev1.ResourceList{}
+		if r.MilliCPU > 0 {
+			out[corev1.ResourceCPU] = *resource.NewMilliQuantity(r.MilliCPU, resource.DecimalSI)
+		}
+		if r.MemoryBytes > 0 {
+			out[corev1.ResourceMemory] = *resource.NewQuantity(r.MemoryBytes, resource.BinarySI)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	rr := corev1.ResourceRequirements{Limits: list(spec.Limits), Requests: list(spec.Requests)}
+	for name, qty := range rr.Limits {
+		if _, ok := rr.Requests[name]; !ok {
+			if rr.Requests == nil {
+				rr.Requests = corev1.ResourceList{}
+			}
+			rr.Requests[name] = qty.DeepCopy()
+		}
+	}
+	return rr
+}
+
+// readinessProbe makes the kubelet decide when the app answers: an HTTP
+// GET of ReadinessPath (the kubelet counts 200-399 as ready), or a TCP
+// connection to the app port. It probes from the container's start, and
+// for the pod's life.
+func readinessProbe(spec workload.Spec) *corev1.Probe {
+	p := &corev1.Probe{PeriodSeconds: probePeriod, TimeoutSeconds: probeTimeout, SuccessThreshold: 1, FailureThreshold: 3}
+	port := intstr.FromString(appPort)
+	if spec.ReadinessPath != "" {
+		p.HTTPGet = &corev1.HTTPGetAction{Path: spec.ReadinessPath, Port: port, Scheme: corev1.URISchemeHTTP,
+			HTTPHeaders: []corev1.HTTPHeader{{Name: "User-Agent", Value: "labd-readiness-probe"}}}
+	} else {
+		p.TCPSocket = &corev1.TCPSocketAction{Port: port}
+	}
+	return p
+}
+
+// sameNode keeps the pods of one workspace on one node: a workspace claim
+// is ReadWriteOnce, which lets pods on one node share it and no others.
+// The first pod goes wherever it fits (a pod that matches its own
+// affinity term needs no other to schedule); a student's second lab, while
+// the first runs, goes to the same node or waits, Pending with the
+// scheduler's reason, until there is room there or the first has ended
+// (ended pods do not count).
+func sameNode(workspaceLabel string) *corev1.Affinity {
+	return &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelPrefix + labelWorkspace: workspaceLabel}},
+			TopologyKey:   corev1.LabelHostname,
+		}},
+	}}
 }
 
 // env renders the environment in a stable order, each value taken

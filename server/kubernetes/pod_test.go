@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +59,12 @@ func TestPodFor(t *testing.T) {
 		Env:         map[string]string{"B": "two", "A": "cost $(HOME) or $$5", "LAB_NAME": "x"},
 		Labels:      map[string]string{workload.LabelResourceUID: "u1", workload.LabelInstallation: "inst"},
 		Limits:      workload.Resources{MilliCPU: 250, MemoryBytes: 64 << 20},
+		Requests:    workload.Resources{MilliCPU: 50, MemoryBytes: 32 << 20},
 		PidsLimit:   100,
 		StopTimeout: 2500 * time.Millisecond,
+		Command:     []string{"httpd"},
+		Args:        []string{"-f", "-p", "9000"},
+		Port:        9000,
 	}
 	opts := podOptions{
 		Namespace: "labs", PullPolicy: corev1.PullNever, DefaultStopTime: 10 * time.Second,
@@ -93,13 +98,33 @@ func TestPodFor(t *testing.T) {
 	}
 	sc := c.SecurityContext
 	if *sc.Privileged || *sc.AllowPrivilegeEscalation || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" ||
-		len(sc.Capabilities.Add) != 0 || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || sc.RunAsUser != nil || sc.ReadOnlyRootFilesystem != nil {
 		t.Errorf("container security context %+v", sc)
 	}
-	for _, rl := range []corev1.ResourceList{c.Resources.Limits, c.Resources.Requests} {
-		if !rl.Cpu().Equal(resource.MustParse("250m")) || !rl.Memory().Equal(resource.MustParse("64Mi")) {
-			t.Errorf("resources %v, want cpu 250m and memory 64Mi as limits and requests", rl)
-		}
+	var added []string
+	for _, c := range sc.Capabilities.Add {
+		added = append(added, string(c))
+	}
+	if !slices.Equal(added, workload.Capabilities) {
+		t.Errorf("capabilities added %v, want the engines' common set %v", added, workload.Capabilities)
+	}
+	if l := c.Resources.Limits; !l.Cpu().Equal(resource.MustParse("250m")) || !l.Memory().Equal(resource.MustParse("64Mi")) {
+		t.Errorf("limits %v, want cpu 250m and memory 64Mi", l)
+	}
+	if r := c.Resources.Requests; !r.Cpu().Equal(resource.MustParse("50m")) || !r.Memory().Equal(resource.MustParse("32Mi")) {
+		t.Errorf("requests %v, want cpu 50m and memory 32Mi", r)
+	}
+	if !slices.Equal(c.Command, []string{"httpd"}) || !slices.Equal(c.Args, []string{"-f", "-p", "9000"}) {
+		t.Errorf("command %q, args %q", c.Command, c.Args)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 9000 || c.Ports[0].Name != "app" {
+		t.Errorf("ports %+v", c.Ports)
+	}
+	if p := c.ReadinessProbe; p == nil || p.TCPSocket == nil || p.TCPSocket.Port.String() != "app" || p.HTTPGet != nil {
+		t.Errorf("readiness probe %+v, want a TCP connection to the app port", p)
+	}
+	if len(s.Volumes) != 0 || len(c.VolumeMounts) != 0 || s.Affinity != nil {
+		t.Errorf("volumes %+v, mounts %+v, affinity %+v without a workspace", s.Volumes, c.VolumeMounts, s.Affinity)
 	}
 	want := []corev1.EnvVar{{Name: "A", Value: "cost $$(HOME) or $$$$5"}, {Name: "B", Value: "two"}, {Name: "LAB_NAME", Value: "x"}}
 	if len(c.Env) != len(want) {
@@ -109,6 +134,66 @@ func TestPodFor(t *testing.T) {
 		if c.Env[i] != want[i] {
 			t.Errorf("env[%d] = %+v, want %+v (sorted, $ escaped as $$)", i, c.Env[i], want[i])
 		}
+	}
+
+	// An HTTP readiness path; a workspace; a user and a read-only root,
+	// from the installation's defaults.
+	spec.ReadinessPath = "/healthz"
+	spec.Workspace = &workload.Mount{Workspace: "ws-0123", Path: "/home/student",
+		Labels: map[string]string{workload.LabelStudent: "ada@uni.edu"}}
+	ro := opts
+	ro.RunAsUser, ro.ReadOnlyRootFilesystem = new(int64(1000)), true
+	p, err = podFor(spec, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = p.Spec.Containers[0]
+	if h := c.ReadinessProbe.HTTPGet; h == nil || h.Path != "/healthz" || h.Port.String() != "app" || c.ReadinessProbe.TCPSocket != nil {
+		t.Errorf("readiness probe %+v, want GET /healthz on the app port", c.ReadinessProbe)
+	}
+	if *c.SecurityContext.RunAsUser != 1000 || !*c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Errorf("security context %+v, want user 1000 and a read-only root", c.SecurityContext)
+	}
+	vols := map[string]corev1.Volume{}
+	for _, v := range p.Spec.Volumes {
+		vols[v.Name] = v
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	if v := vols["workspace"]; v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "ws-0123" || mounts["workspace"] != "/home/student" {
+		t.Errorf("workspace volume %+v mounted at %q", v, mounts["workspace"])
+	}
+	if v := vols["tmp"]; v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory || mounts["tmp"] != "/tmp" {
+		t.Errorf("tmp volume %+v mounted at %q", v, mounts["tmp"])
+	}
+	if p.Labels[LabelPrefix+"workspace"] != "ws-0123" {
+		t.Errorf("labels %v lack the workspace", p.Labels)
+	}
+	a := p.Spec.Affinity
+	if a == nil || a.PodAffinity == nil || len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Fatalf("affinity %+v, want the pods of one workspace on one node", a)
+	}
+	if term := a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]; term.TopologyKey != corev1.LabelHostname ||
+		!maps.Equal(term.LabelSelector.MatchLabels, map[string]string{LabelPrefix + "workspace": "ws-0123"}) {
+		t.Errorf("affinity term %+v", term)
+	}
+	// The spec's own user wins over the installation's.
+	spec.RunAsUser = new(int64(0))
+	if p, _ = podFor(spec, ro); *p.Spec.Containers[0].SecurityContext.RunAsUser != 0 {
+		t.Errorf("run as user %d, want the spec's 0", *p.Spec.Containers[0].SecurityContext.RunAsUser)
+	}
+
+	// Limits alone: requests equal them (Guaranteed).
+	spec = workload.Spec{Name: "lab-u2", Image: "img", Limits: workload.Resources{MilliCPU: 250, MemoryBytes: 64 << 20}}
+	p, err = podFor(spec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Spec.Containers[0].Resources; !r.Requests.Cpu().Equal(resource.MustParse("250m")) || !r.Requests.Memory().Equal(resource.MustParse("64Mi")) ||
+		len(p.Spec.Containers[0].Ports) != 0 || p.Spec.Containers[0].ReadinessProbe != nil {
+		t.Errorf("limits alone: %+v; no port: %+v", r, p.Spec.Containers[0].Ports)
 	}
 
 	// No limits: no resources at all (best effort); no stop timeout: the default.

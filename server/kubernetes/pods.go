@@ -65,12 +65,19 @@ func (e *Engine) Ensure(ctx context.Context, spec workload.Spec) (workload.Statu
 			if rounds++; rounds > ensureAttempts {
 				return workload.Status{}, fmt.Errorf("ensure pod %s: name still contested after %d attempts", spec.Name, ensureAttempts)
 			}
+			if ws := spec.Workspace; ws != nil {
+				// Before the pod: one that names a missing claim would
+				// wait for it, Pending, with no word why.
+				if err := e.EnsureWorkspace(ctx, ws.Workspace, ws.Labels); err != nil {
+					return workload.Status{}, fmt.Errorf("ensure pod %s: %w", spec.Name, err)
+				}
+			}
 			created, err := pods.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
 			if apierrors.IsAlreadyExists(err) {
 				continue // a concurrent create won: adopt or replace it
 			}
 			if err != nil {
-				return workload.Status{}, fmt.Errorf("create pod %s: %w", spec.Name, err)
+				return workload.Status{}, fmt.Errorf("create pod %s: %w", spec.Name, rejected(err))
 			}
 			e.log.Info("created pod", "pod", spec.Name, "uid", created.UID, "image", spec.Image)
 			return e.status(created), nil
@@ -104,6 +111,18 @@ func (e *Engine) Ensure(ctx context.Context, spec workload.Spec) (workload.Statu
 	}
 }
 
+// rejected marks an API server's refusal of a pod as invalid (422: a
+// mount path, a command it cannot take) or as breaking the namespace's
+// Pod Security level as permanent: the same pod would be refused again.
+// Other refusals (403 for want of a permission, quotas) are transient:
+// an administrator can cure them.
+func rejected(err error) error {
+	if apierrors.IsInvalid(err) || (apierrors.IsForbidden(err) && strings.Contains(err.Error(), "violates PodSecurity")) {
+		return fmt.Errorf("%w: %w", workload.ErrRejected, err)
+	}
+	return err
+}
+
 // fieldManager names labd in the objects' managed fields.
 const fieldManager = "labd"
 
@@ -114,6 +133,9 @@ func (e *Engine) podOptions() podOptions {
 		NodeSelector:    e.cfg.NodeSelector,
 		Tolerations:     e.cfg.Tolerations,
 		DefaultStopTime: DefaultStopTimeout,
+
+		RunAsUser:              e.cfg.RunAsUser,
+		ReadOnlyRootFilesystem: e.cfg.ReadOnlyRootFilesystem,
 	}
 }
 
@@ -292,20 +314,9 @@ func gracePeriod(pod *corev1.Pod) time.Duration {
 // List reports every pod labelled managed-by=labd in the namespace, of
 // any installation, from the cache once it has synced.
 func (e *Engine) List(ctx context.Context) ([]workload.Status, error) {
-	var pods []*corev1.Pod
-	if e.podsSynced() {
-		var err error
-		if pods, err = e.pods.Pods(e.cfg.Namespace).List(managedLabels); err != nil {
-			return nil, fmt.Errorf("list pods: %w", err)
-		}
-	} else {
-		list, err := e.cs.CoreV1().Pods(e.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: managedSelector})
-		if err != nil {
-			return nil, fmt.Errorf("list pods: %w", err)
-		}
-		for i := range list.Items {
-			pods = append(pods, &list.Items[i])
-		}
+	pods, err := e.listPods(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]workload.Status, 0, len(pods))
 	for _, p := range pods {
@@ -313,6 +324,27 @@ func (e *Engine) List(ctx context.Context) ([]workload.Status, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// listPods lists the pods labelled managed-by=labd in the namespace, from
+// the cache once it has synced, else from the API server.
+func (e *Engine) listPods(ctx context.Context) ([]*corev1.Pod, error) {
+	if e.podsSynced() {
+		pods, err := e.pods.Pods(e.cfg.Namespace).List(managedLabels)
+		if err != nil {
+			return nil, fmt.Errorf("list pods: %w", err)
+		}
+		return pods, nil
+	}
+	list, err := e.cs.CoreV1().Pods(e.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: managedSelector})
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	pods := make([]*corev1.Pod, 0, len(list.Items))
+	for i := range list.Items {
+		pods = append(pods, &list.Items[i])
+	}
+	return pods, nil
 }
 
 // Logs returns the last lines of the lab container's output (stdout and

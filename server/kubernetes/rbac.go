@@ -22,14 +22,15 @@ type Permission struct {
 //	                        create: Ensure; delete: Remove, and Ensure replacing a pod
 //	                        patch: Stop (the active deadline)
 //	pods/log                get: Logs
-//	persistentvolumeclaims  get, create: EnsureWorkspace
+//	persistentvolumeclaims  get, create: EnsureWorkspace (Ensure of a lab with a workspace)
+//	                        list: ListWorkspaces; delete: RemoveWorkspace
 //	networkpolicies         create, patch: EnsureNetworkPolicy (a server-side apply
 //	                        patch; one that creates the policy needs create too)
-//	nodes (cluster-wide)    list, watch: the node informer (Capacity, MaxWorkload, node loss)
+//	nodes (cluster-wide)    list, watch: the node informer (Capacity, Largest, node loss)
 var Permissions = []Permission{
 	{Resource: "pods", Verbs: []string{"get", "list", "watch", "create", "delete", "patch"}},
 	{Resource: "pods/log", Verbs: []string{"get"}},
-	{Resource: "persistentvolumeclaims", Verbs: []string{"get", "create"}},
+	{Resource: "persistentvolumeclaims", Verbs: []string{"get", "list", "create", "delete"}},
 	{APIGroup: "networking.k8s.io", Resource: "networkpolicies", Verbs: []string{"create", "patch"}},
 	{Resource: "nodes", Verbs: []string{"list", "watch"}, ClusterWide: true},
 }

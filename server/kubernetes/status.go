@@ -2,6 +2,8 @@ package kubernetes
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,6 +114,14 @@ func status(pod *corev1.Pod, nv nodeView, now time.Time) workload.Status {
 	}
 	if len(pod.Spec.Containers) > 0 {
 		st.Image = pod.Spec.Containers[0].Image
+		for _, p := range pod.Spec.Containers[0].Ports {
+			if p.Name == appPort {
+				st.Port = int(p.ContainerPort)
+			}
+		}
+	}
+	if st.Port > 0 && pod.Status.PodIP != "" {
+		st.Endpoint = net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(st.Port))
 	}
 	if c := condition(pod, corev1.PodReady); c != nil && c.Status == corev1.ConditionTrue {
 		st.Readiness = workload.Ready

@@ -81,3 +81,76 @@ func (e *Engine) claimFor(name string, l map[string]string) (*corev1.PersistentV
 	}
 	return pvc, nil
 }
+
+// workspaceSelector selects every workspace claim labelled managed-by=labd.
+var workspaceSelector = managedSelector + "," + LabelPrefix + workload.LabelKind + "=" + workload.KindWorkspace
+
+// ListWorkspaces reports every workspace claim in the labs namespace
+// labelled managed-by=labd and kind=workspace, of any installation
+// (workload.Ours tells them apart), with its workload labels (the
+// student's address from its annotation). It reads the API server: it
+// serves a rare request, and the engine keeps no cache of claims.
+func (e *Engine) ListWorkspaces(ctx context.Context) ([]workload.Workspace, error) {
+	list, err := e.cs.CoreV1().PersistentVolumeClaims(e.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: workspaceSelector})
+	if err != nil {
+		return nil, fmt.Errorf("list workspace claims: %w", err)
+	}
+	out := make([]workload.Workspace, 0, len(list.Items))
+	for i := range list.Items {
+		c := &list.Items[i]
+		out = append(out, workload.Workspace{Name: c.Name, Labels: workloadLabels(c), Created: c.CreationTimestamp.UTC()})
+	}
+	return out, nil
+}
+
+// RemoveWorkspace deletes a workspace claim. What happens to the files is
+// the volume's reclaim policy: Delete (dynamically provisioned volumes,
+// by default) removes them with the volume, Retain keeps the volume,
+// Released, for an administrator. Gone, or being deleted, is success; a
+// claim that a lab pod still mounts (in any phase: an ended pod is
+// removed by its lab's clean-up) is workload.ErrInUse, and so is one that
+// Kubernetes' own protection keeps while some other pod uses it. A claim
+// that is not a workspace of labd's is refused.
+func (e *Engine) RemoveWorkspace(ctx context.Context, name string) error {
+	claims := e.cs.CoreV1().PersistentVolumeClaims(e.cfg.Namespace)
+	pvc, err := claims.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get workspace claim %s: %w", name, err)
+	case pvc.DeletionTimestamp != nil:
+		return nil
+	}
+	if l := workloadLabels(pvc); l[workload.LabelManagedBy] != workload.ManagedBy || l[workload.LabelKind] != workload.KindWorkspace {
+		return fmt.Errorf("remove workspace claim %s/%s: not a workspace managed by %s", e.cfg.Namespace, name, workload.ManagedBy)
+	}
+	pods, err := e.listPods(ctx)
+	if err != nil {
+		return fmt.Errorf("remove workspace claim %s: %w", name, err)
+	}
+	for _, p := range pods {
+		if claimOf(p) == name {
+			return fmt.Errorf("remove workspace claim %s: %w: pod %s mounts it", name, workload.ErrInUse, p.Name)
+		}
+	}
+	err = claims.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pvc.UID}})
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		e.log.Info("deleted workspace claim", "claim", name, "namespace", workloadLabels(pvc)[workload.LabelNamespace])
+		return nil
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("remove workspace claim %s: replaced while being removed: %w", name, err)
+	}
+	return fmt.Errorf("remove workspace claim %s: %w", name, err)
+}
+
+// claimOf is the claim of the pod's workspace volume, or "".
+func claimOf(p *corev1.Pod) string {
+	for _, v := range p.Spec.Volumes {
+		if v.Name == workspaceVolume && v.PersistentVolumeClaim != nil {
+			return v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	return ""
+}
