@@ -1,6 +1,6 @@
 // Package kubernetes runs labs' workloads as pods on a Kubernetes cluster:
-// it implements the controller's reconcile.Engine (and reconcile.Notifier)
-// with client-go. It is the only importer of client-go outside test
+// it implements the controller's reconcile.Engine with client-go, and
+// feeds the controller's work queue with every pod change (Events). It is the only importer of client-go outside test
 // helpers. Placement is Kubernetes': labd still admits labs first come
 // first served against Capacity, so that its queue stays visible, and the
 // scheduler picks a node for each.
@@ -45,9 +45,11 @@
 //
 // Status is read from the pod (and its node):
 //
-//	Pending, not scheduled       Pending; Reason and Message are the
-//	                             scheduler's (Unschedulable, "0/3 nodes are
-//	                             available: 3 Insufficient cpu")
+//	Pending, not scheduled       Pending, Unplaced; Reason and Message are
+//	                             the scheduler's once it has tried
+//	                             (Unschedulable, "0/3 nodes are available:
+//	                             3 Insufficient cpu"): the controller keeps
+//	                             the lab PENDING, waiting for capacity
 //	Pending on a node            Pending; Reason is the kubelet's word for
 //	                             the wait (ContainerCreating, ErrImagePull)
 //	Running                      Running; Readiness is the pod's Ready
@@ -90,8 +92,10 @@
 // read from the API server before it is reported not found, so a lagging
 // cache never makes a lab vanish. Ensure always reads the API server.
 // Every pod change, every change of a node's readiness, and a node's
-// reaching the lost bound, queue the pod's name for Changes
-// (reconcile.Notifier); the queue coalesces a name until it is delivered.
+// reaching the lost bound, queue the pod's name for Events (a
+// workload.EventChanged with the pod's workload labels, which name the
+// lab: the controller's EngineEvents); the queue coalesces a name until
+// it is delivered.
 // A watch that fails is restarted by client-go with backoff and logged.
 //
 // # Capacity

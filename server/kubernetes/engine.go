@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // Defaults for Config.
@@ -166,7 +168,9 @@ type Engine struct {
 	nodesSynced cache.InformerSynced
 
 	changes  workqueue.TypedInterface[string]
-	out      chan string
+	labelsMu sync.Mutex
+	labels   map[string]map[string]string // pod name -> its labels, until its change is delivered
+	out      chan workload.Event
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
 	timersMu sync.Mutex             // guards timers and closed
@@ -201,7 +205,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		changes: workqueue.NewTyped[string](),
-		out:     make(chan string),
+		labels:  map[string]map[string]string{},
+		out:     make(chan workload.Event),
 		timers:  map[string]*time.Timer{},
 	}
 	ctx, e.cancel = context.WithCancel(ctx)
@@ -233,7 +238,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Close stops the informers and closes Changes' channel.
+// Close stops the informers and closes Events' channel.
 func (e *Engine) Close() error {
 	e.cancel()
 	e.done.Wait()

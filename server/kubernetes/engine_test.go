@@ -76,8 +76,9 @@ func TestLabLifecycle(t *testing.T) {
 	if p.Labels[kubernetes.LabelPrefix+workload.LabelResourceUID] != spec.Labels[workload.LabelResourceUID] {
 		t.Errorf("pod labels %v", p.Labels)
 	}
-	if ev.rec.since(spec.Name, start).IsZero() {
-		t.Error("no change was notified while the pod was created and started")
+	if got, ok := ev.rec.event(spec.Name, start); !ok || got.Kind != workload.EventChanged ||
+		got.Labels[workload.LabelNamespace] != "default" || got.Labels[workload.LabelName] != spec.Labels[workload.LabelName] {
+		t.Errorf("event while the pod was created and started: %+v, %v; want a change naming the lab", got, ok)
 	}
 
 	// Stop keeps the pod, its exit and its logs.
@@ -289,8 +290,8 @@ func TestUnreachable(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close hangs")
 	}
-	if _, ok := <-e.Changes(); ok {
-		t.Error("Changes is open after Close")
+	if _, ok := <-e.Events(); ok {
+		t.Error("Events is open after Close")
 	}
 	if _, err := kubernetes.New(ctx, kubernetes.Config{RESTConfig: &rest.Config{Host: "https://127.0.0.1:1"}}); err == nil {
 		t.Error("New without an installation id succeeded")

@@ -24,11 +24,8 @@ import (
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-// The engine is what the controller needs, and tells it of changes.
-var (
-	_ reconcile.Engine   = (*kubernetes.Engine)(nil)
-	_ reconcile.Notifier = (*kubernetes.Engine)(nil)
-)
+// The engine is what the controller needs.
+var _ reconcile.Engine = (*kubernetes.Engine)(nil)
 
 // small is what a test lab asks for: the node is shared by every test.
 var small = workload.Resources{MilliCPU: 20, MemoryBytes: 32 << 20}
@@ -88,7 +85,7 @@ func (ev *env) engine(t *testing.T, mutate func(*kubernetes.Config)) *kubernetes
 		t.Fatalf("kubernetes.New: %v", err)
 	}
 	rec := &recorder{}
-	go rec.read(e.Changes())
+	go rec.read(e.Events())
 	if ev.rec == nil {
 		ev.rec = rec
 	}
@@ -166,7 +163,7 @@ func (ev *env) pod(t *testing.T, name string) *corev1.Pod {
 
 func notFound(err error) bool { return errors.Is(err, workload.ErrNotFound) }
 
-// recorder keeps what Changes delivered, and when.
+// recorder keeps what Events delivered, and when.
 type recorder struct {
 	mu   sync.Mutex
 	seen []delivery
@@ -175,12 +172,13 @@ type recorder struct {
 type delivery struct {
 	name string
 	at   time.Time
+	ev   workload.Event
 }
 
-func (r *recorder) read(ch <-chan string) {
-	for name := range ch {
+func (r *recorder) read(ch <-chan workload.Event) {
+	for ev := range ch {
 		r.mu.Lock()
-		r.seen = append(r.seen, delivery{name, time.Now()})
+		r.seen = append(r.seen, delivery{ev.Name, time.Now(), ev})
 		r.mu.Unlock()
 	}
 }
@@ -245,4 +243,17 @@ func ghostNode(t *testing.T, c *kubetest.Cluster, ready corev1.ConditionStatus, 
 
 func allocatable(n *corev1.Node) workload.Resources {
 	return workload.Resources{MilliCPU: n.Status.Allocatable.Cpu().MilliValue(), MemoryBytes: n.Status.Allocatable.Memory().Value()}
+}
+
+// event is the first event of name delivered at or after t, and whether
+// there was one.
+func (r *recorder) event(name string, t time.Time) (workload.Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.seen {
+		if d.name == name && !d.at.Before(t) {
+			return d.ev, true
+		}
+	}
+	return workload.Event{}, false
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
@@ -25,13 +26,13 @@ var imageFailures = map[string]bool{
 const (
 	// ReasonNodeLost: the pod's node has not been Ready for longer than
 	// Config.NodeLostTimeout, or no longer exists.
-	ReasonNodeLost = "NodeLost"
+	ReasonNodeLost = workload.ReasonNodeLost
 	// ReasonStopped: Stop ended the pod (its active deadline, set to end
 	// it now, was exceeded).
 	ReasonStopped = "Stopped"
 	// ReasonEvicted: the kubelet evicted the pod (node pressure) or the
 	// API evicted it.
-	ReasonEvicted = "Evicted"
+	ReasonEvicted = workload.ReasonEvicted
 	// ReasonTerminating: the pod is being deleted.
 	ReasonTerminating = "Terminating"
 )
@@ -131,7 +132,7 @@ func status(pod *corev1.Pod, nv nodeView, now time.Time) workload.Status {
 	if cs != nil {
 		term = cs.State.Terminated
 		if r := cs.State.Running; r != nil {
-			st.StartedAt = r.StartedAt.UTC()
+			st.StartedAt = timeOf(r.StartedAt)
 		}
 	}
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
@@ -151,6 +152,8 @@ func status(pod *corev1.Pod, nv nodeView, now time.Time) workload.Status {
 	case pod.Status.Phase == corev1.PodRunning && cs != nil && cs.State.Running != nil:
 		st.State = workload.Running
 	default:
+		// Not bound to a node: the scheduler has not found it a place.
+		st.Unplaced = pod.Spec.NodeName == ""
 		if c := condition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 			st.Reason, st.Message = c.Reason, c.Message
 		} else if cs != nil && cs.State.Waiting != nil {
@@ -178,8 +181,8 @@ func exited(st *workload.Status, pod *corev1.Pod, term *corev1.ContainerStateTer
 		st.ExitCode = int(term.ExitCode)
 		st.Reason = term.Reason
 		st.OOMKilled = term.Reason == "OOMKilled"
-		st.StartedAt = term.StartedAt.UTC()
-		st.FinishedAt = term.FinishedAt.UTC()
+		st.StartedAt = timeOf(term.StartedAt)
+		st.FinishedAt = timeOf(term.FinishedAt)
 		if st.ExitCode != 0 || st.OOMKilled {
 			st.Message = term.Message
 		}
@@ -202,4 +205,14 @@ func exited(st *workload.Status, pod *corev1.Pod, term *corev1.ContainerStateTer
 	if st.Reason != "" {
 		st.Detail += "/" + st.Reason
 	}
+}
+
+// timeOf is a container's start or finish time, zero when there is none:
+// the runtime reports a container that never started as started and
+// finished at the Unix epoch.
+func timeOf(t metav1.Time) time.Time {
+	if t.IsZero() || t.Unix() <= 0 {
+		return time.Time{}
+	}
+	return t.UTC()
 }

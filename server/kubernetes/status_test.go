@@ -163,3 +163,49 @@ func TestImageFailure(t *testing.T) {
 		t.Error("a running container is an image failure")
 	}
 }
+
+// TestStatusPlacementAndEndpoint: a pod no node has taken is Unplaced
+// (whatever the scheduler says, or before it says anything), one on a
+// node is not; the app's endpoint is the pod's IP and the app port; a
+// container that never started has no start time.
+func TestStatusPlacementAndEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		pod      *corev1.Pod
+		state    workload.State
+		unplaced bool
+		reason   string
+	}{
+		{"unschedulable", withoutNode(pod(corev1.PodPending, corev1.ContainerState{}, unschedulableC)), workload.Pending, true, "Unschedulable"},
+		{"not tried yet", withoutNode(pod(corev1.PodPending, corev1.ContainerState{})), workload.Pending, true, ""},
+		{"bound, being created", pod(corev1.PodPending, waiting("ContainerCreating", "")), workload.Pending, false, "ContainerCreating"},
+		{"running", pod(corev1.PodRunning, running(), readyCond), workload.Running, false, ""},
+		{"deleted before a node took it", deleting(withoutNode(pod(corev1.PodPending, corev1.ContainerState{}, unschedulableC))), workload.Exited, false, ReasonTerminating},
+	} {
+		st := status(tc.pod, healthy, t0)
+		if st.State != tc.state || st.Unplaced != tc.unplaced || st.Reason != tc.reason {
+			t.Errorf("%s: state %s, unplaced %v, reason %q; want %s, %v, %q", tc.name, st.State, st.Unplaced, st.Reason, tc.state, tc.unplaced, tc.reason)
+		}
+	}
+
+	p := pod(corev1.PodRunning, running(), readyCond)
+	if st := status(p, healthy, t0); st.Port != 0 || st.Endpoint != "" {
+		t.Errorf("no app port: port %d, endpoint %q", st.Port, st.Endpoint)
+	}
+	p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9100}, {Name: appPort, ContainerPort: 8080}}
+	if st := status(p, healthy, t0); st.Port != 8080 || st.Endpoint != "10.0.0.7:8080" {
+		t.Errorf("app port: port %d, endpoint %q; want 8080 at 10.0.0.7:8080", st.Port, st.Endpoint)
+	}
+	p.Status.PodIP = ""
+	if st := status(p, healthy, t0); st.Port != 8080 || st.Endpoint != "" {
+		t.Errorf("no IP yet: port %d, endpoint %q", st.Port, st.Endpoint)
+	}
+
+	epoch := metav1.NewTime(time.Unix(0, 0))
+	never := pod(corev1.PodFailed, corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+		ExitCode: 128, Reason: "StartError", Message: "exec: \"nope\": executable file not found", StartedAt: epoch, FinishedAt: epoch}})
+	if st := status(never, healthy, t0); !st.StartedAt.IsZero() || !st.FinishedAt.IsZero() || st.ExitCode != 128 || st.Reason != "StartError" {
+		t.Errorf("never started: %+v, want no start or finish time", st)
+	}
+}

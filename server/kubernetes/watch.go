@@ -7,16 +7,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
-// Changes delivers the names of lab pods that changed: created, updated
-// (phase, readiness, container state), deleted, or whose node changed
-// readiness or has now been lost for NodeLostTimeout. Pending names are
-// coalesced; the channel is closed when the engine is. It implements
-// reconcile.Notifier.
-func (e *Engine) Changes() <-chan string { return e.out }
+// Events delivers a workload.EventChanged for each lab pod that changed:
+// created, updated (phase, readiness, container state), deleted, or
+// whose node changed readiness or has now been lost for NodeLostTimeout.
+// An event names the pod and carries its workload labels (the lab's
+// namespace and name), as last seen. Pending events are coalesced per
+// pod; the channel is closed when the engine is. It is the controller's
+// reconcile.Config.EngineEvents.
+func (e *Engine) Events() <-chan workload.Event { return e.out }
 
-// deliver hands queued names to the reader of Changes, one at a time.
+// deliver hands queued changes to the reader of Events, one at a time.
 // The queue coalesces a name that changes again before it is delivered,
 // so an absent or slow reader costs at most one entry per pod.
 func (e *Engine) deliver(ctx context.Context) {
@@ -26,14 +30,25 @@ func (e *Engine) deliver(ctx context.Context) {
 		if shutdown {
 			return
 		}
+		ev := workload.Event{Kind: workload.EventChanged, Name: name, Labels: e.takeLabels(name), Time: e.now()}
 		select {
-		case e.out <- name:
+		case e.out <- ev:
 			e.changes.Done(name)
 		case <-ctx.Done():
 			e.changes.Done(name)
 			return
 		}
 	}
+}
+
+// takeLabels is the labels last seen on the pod called name, forgotten
+// once delivered (a deleted pod's are known only from its last state).
+func (e *Engine) takeLabels(name string) map[string]string {
+	e.labelsMu.Lock()
+	defer e.labelsMu.Unlock()
+	l := e.labels[name]
+	delete(e.labels, name)
+	return l
 }
 
 // watch registers the informers' handlers. Called before they start.
@@ -88,6 +103,9 @@ func (e *Engine) notifyPod(obj any) {
 		obj = d.Obj
 	}
 	if p, ok := obj.(*corev1.Pod); ok {
+		e.labelsMu.Lock()
+		e.labels[p.Name] = workloadLabels(p)
+		e.labelsMu.Unlock()
 		e.changes.Add(p.Name)
 	}
 }

@@ -27,8 +27,9 @@ func limits(lab *api.LabInstanceRequest) workload.Resources {
 	return workload.Resources{MilliCPU: cpu, MemoryBytes: mem}
 }
 
-// holdsAllocation reports whether a lab's requests are reserved: from
-// admission until it finishes.
+// holdsAllocation reports whether a lab in phase p holds its requests
+// (from the workload's placement until it finishes; an admitted PENDING
+// lab, waiting for placement, holds them too: see admitted).
 func holdsAllocation(p api.Phase) bool {
 	return p == api.PhaseProvisioning || p == api.PhaseRunning || p == api.PhaseTimeout
 }

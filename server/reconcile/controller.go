@@ -59,9 +59,11 @@ type Config struct {
 	WaitRecheck  time.Duration
 	DrainTimeout time.Duration // how long reconciles in flight may finish when the controller stops; default StopTimeout + 10s
 
-	// EngineEvents, if set, tells the controller of workload exits and
-	// of the engine's return after an outage as they happen (hints: the
-	// controller stays level-based, probing every ProbeInterval).
+	// EngineEvents, if set, tells the controller of workload changes
+	// (exits, removals, or any change an engine that watches its
+	// workloads sees) and of the engine's return after an outage as they
+	// happen (hints: the controller stays level-based, probing every
+	// ProbeInterval).
 	EngineEvents <-chan workload.Event
 	// Images, when it restricts, fails at admission a lab whose image it
 	// does not allow (one created before the policy was tightened).

@@ -1,10 +1,12 @@
 // Package reconcile is the lab controller: it turns each LabInstanceRequest
-// into a running workload (a Docker container today), watches it, expires
-// it, and cleans it up through a finalizer when the lab is deleted.
+// into a running workload (a Docker container or a Kubernetes pod),
+// watches it, expires it, and cleans it up through a finalizer when the
+// lab is deleted.
 //
 // The controller depends on its own port, Engine, declared here in the
 // terms of package workload (Spec, Status, the permanent failures); the
-// Docker implementation is server/docker, and labd wires it in server.
+// implementations are server/docker and server/kubernetes, and labd wires
+// one of them in server.
 //
 // # State model
 //
@@ -20,9 +22,16 @@
 //	              from the admission ledger (ledger.go); a lab that asks for
 //	              more than the whole capacity, whose limits exceed the
 //	              largest workload the engine can run, or whose image is not
-//	              allowed fails at once → PROVISIONING
-//	PROVISIONING  creates and starts the workload; once its app answers
-//	              → RUNNING (container_id, started_at, endpoint,
+//	              allowed fails at once. Admitted, its requests reserved
+//	              (resource_allocation), it makes its workload and stays
+//	              PENDING until the engine has placed it: at once on one
+//	              Docker host; on a cluster once the scheduler has bound it
+//	              to a node, the Scheduled condition saying meanwhile why
+//	              not, in the scheduler's words (no timeout: it waits for
+//	              capacity, as in labd's queue) → PROVISIONING
+//	PROVISIONING  the workload starts (while the engine creates it or
+//	              pulls its image, the Ready condition says so); once its
+//	              app answers → RUNNING (container_id, started_at, endpoint,
 //	              access_url). A workload without an app port (a batch
 //	              lab) is RUNNING once started. While the app does not
 //	              answer, the Ready condition says what the lab waits for.
@@ -33,7 +42,8 @@
 //	              → FAILED with that reason (an exit by a signal once the
 //	              engine has settled it); stopped by an engine restart with
 //	              time left → started again, still RUNNING, Interrupted
-//	              condition; past duration_minutes → TIMEOUT; stop request
+//	              condition; lost with its node or evicted → FAILED
+//	              (NodeLost, Evicted); past duration_minutes → TIMEOUT; stop request
 //	              → COMPLETED; unused through the gateway for
 //	              idle_timeout_minutes (status.last_activity, else
 //	              started_at) → a stop request recorded with reason Idle
@@ -92,7 +102,8 @@
 // controller: this replica is no longer the leader. A write that
 // conflicts (the lab changed since it was read) is decided again after
 // the key's backoff, which grows while the conflict persists: never a hot
-// loop. Engine events (Config.EngineEvents) queue the lab concerned at
-// once; the engine's return after an outage queues every lab with its
-// backoff forgotten.
+// loop. Engine events (Config.EngineEvents: a Docker engine's exits and
+// removals, a Kubernetes engine's every pod change) queue the lab
+// concerned at once, named by the workload's labels; the engine's return
+// after an outage queues every lab with its backoff forgotten.
 package reconcile

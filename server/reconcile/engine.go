@@ -8,17 +8,18 @@ import (
 )
 
 // Engine is what the controller needs from whatever runs labs' workloads
-// (server/docker implements it; a Kubernetes runtime will). It speaks
+// (server/docker and server/kubernetes implement it). It speaks
 // of workloads by name, workload.Name(uid), the idempotency key, and in
 // the terms of package workload; see its doc for the state model and
 // which errors are permanent.
 type Engine interface {
-	// Ensure makes the workload spec.Name exist and run. One already of
-	// that name is adopted when its labels carry the same resource uid
-	// and spec hash, and replaced otherwise; one that has exited is
-	// reported as it is, never restarted. An error wrapping a
-	// *workload.Failure (workload.ErrImage, workload.ErrRejected) is
-	// permanent.
+	// Ensure makes the workload spec.Name exist and run (or wait for a
+	// place to run: Status.Unplaced). One already of that name is adopted
+	// when its labels carry the same resource uid and spec hash, and
+	// replaced otherwise; one that has exited is reported as it is, never
+	// restarted. It need not wait for the workload to start: a Pending
+	// status is asked again. An error wrapping a *workload.Failure
+	// (workload.ErrImage, workload.ErrRejected) is permanent.
 	Ensure(ctx context.Context, spec workload.Spec) (workload.Status, error)
 	// Inspect reports a workload by name, or workload.ErrNotFound.
 	Inspect(ctx context.Context, name string) (workload.Status, error)
@@ -59,19 +60,4 @@ type Engine interface {
 	Largest(ctx context.Context) (workload.Resources, error)
 	// Ping checks that the engine answers.
 	Ping(ctx context.Context) error
-}
-
-// Notifier is implemented by an Engine that watches its workloads and can
-// say, as it happens, which one changed (created, changed state, became
-// ready or not, deleted; or its node was lost). The controller requeues
-// the lab of each name at once instead of waiting for its next probe. It
-// is optional: the periodic probes and resync stay, so a notification
-// that is late or lost delays a reaction but never loses it. The Docker
-// engine can implement it from its events stream.
-type Notifier interface {
-	// Changes delivers the names (workload.Name(uid)) of workloads that
-	// changed, of any installation. Names of changes not yet received are
-	// coalesced: a slow reader gets each pending name once, not a backlog.
-	// The channel is closed when the engine is closed.
-	Changes() <-chan string
 }

@@ -131,7 +131,7 @@ func classify(l *api.LabInstanceRequest, need workload.Resources, deleted bool, 
 	switch {
 	case deleted, l.Metadata.DeletionTimestamp != nil && len(l.Metadata.Finalizers) == 0:
 		return idle, need // the row is gone
-	case holdsAllocation(l.Status.Phase):
+	case holdsAllocation(l.Status.Phase), admitted(l):
 		return holding, need
 	case l.Status.Phase != api.PhasePending || l.Metadata.DeletionTimestamp != nil || !need.Fits(capacity):
 		return idle, need // ended, being deleted, or failing as too big

@@ -146,7 +146,7 @@ func (w *world) recount() (reserved workload.Resources, holders int, queue []str
 	for _, l := range w.labs {
 		need := requests(l)
 		switch {
-		case holdsAllocation(l.Status.Phase):
+		case holdsAllocation(l.Status.Phase), l.Status.Phase == api.PhasePending && len(l.Status.ResourceAllocation) > 0:
 			reserved.MilliCPU += need.MilliCPU
 			reserved.MemoryBytes += need.MemoryBytes
 			holders++
@@ -249,21 +249,34 @@ func TestLedgerMatchesRecount(t *testing.T) {
 						g.revert(l.Metadata.UID, d.version) // the write failed
 						continue
 					}
+					// Admitted: still PENDING, its requests reserved,
+					// until the engine places its workload.
 					x := l.DeepCopy()
-					x.Status.Phase = api.PhaseProvisioning
+					x.Status.ResourceAllocation = api.StringMap{"cpu": "1"}
 					g.observe(w.write(x, false), false, w.now, fromRead)
-				case 4: // provisioned
-					if l := w.pick(phaseIs(api.PhaseProvisioning)); l != nil {
+				case 4: // placed, or provisioned
+					if l := w.pick(func(l *api.LabInstanceRequest) bool {
+						return phaseIs(api.PhaseProvisioning)(l) || phaseIs(api.PhasePending)(l) && len(l.Status.ResourceAllocation) > 0
+					}); l != nil {
 						x := l.DeepCopy()
-						x.Status.Phase = api.PhaseRunning
+						x.Status.Phase = map[api.Phase]api.Phase{api.PhasePending: api.PhaseProvisioning, api.PhaseProvisioning: api.PhaseRunning}[l.Status.Phase]
 						g.observe(w.write(x, false), false, w.now, fromRead)
 					}
-				case 5: // ended, through TIMEOUT or not
-					if l := w.pick(phaseIs(api.PhaseRunning, api.PhaseTimeout, api.PhaseProvisioning)); l != nil {
+				case 5: // ended, through TIMEOUT or not; or failed while waiting for a place
+					if l := w.pick(func(l *api.LabInstanceRequest) bool {
+						return phaseIs(api.PhaseRunning, api.PhaseTimeout, api.PhaseProvisioning)(l) ||
+							phaseIs(api.PhasePending)(l) && len(l.Status.ResourceAllocation) > 0
+					}); l != nil {
 						x := l.DeepCopy()
 						x.Status.Phase = []api.Phase{api.PhaseCompleted, api.PhaseFailed, api.PhaseTimeout}[w.r.IntN(3)]
-						if l.Status.Phase == api.PhaseTimeout {
+						switch l.Status.Phase {
+						case api.PhaseTimeout:
 							x.Status.Phase = api.PhaseCompleted
+						case api.PhasePending:
+							x.Status.Phase = api.PhaseFailed
+						}
+						if x.Status.Phase != api.PhaseTimeout {
+							x.Status.ResourceAllocation = nil
 						}
 						g.observe(w.write(x, false), false, w.now, fromRead)
 					}

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -12,26 +13,30 @@ import (
 type step int
 
 const (
-	stepNone         step = iota // in the desired state; maybe check again later
-	stepAddFinalizer             // before any workload exists
-	stepFinalize                 // deletion: remove the workload, then the finalizer
-	stepWait                     // PENDING: not yet time to start
-	stepAdmit                    // PENDING: time to start, if capacity allows
-	stepProvision                // PROVISIONING: create and start the workload
-	stepRunning                  // PROVISIONING: the workload runs (and its app answers); record it
-	stepWaitReady                // PROVISIONING: the workload runs, its app does not answer yet
-	stepComplete                 // the workload exited 0
-	stepFail                     // something went wrong for good
-	stepTimeout                  // RUNNING past its duration
-	stepStop                     // TIMEOUT or a stop request: stop, then COMPLETED
-	stepCleanup                  // finished: workload still there or allocation held
-	stepRestart                  // RUNNING: the engine stopped the workload; start it again
-	stepEndpoint                 // RUNNING: the app moved (a restarted workload); record where
-	stepIdle                     // RUNNING: unused too long; record the stop, then stop
+	stepNone           step = iota // in the desired state; maybe check again later
+	stepAddFinalizer               // before any workload exists
+	stepFinalize                   // deletion: remove the workload, then the finalizer
+	stepWait                       // PENDING: not yet time to start
+	stepAdmit                      // PENDING: time to start, if capacity allows
+	stepProvision                  // PROVISIONING: create and start the workload
+	stepRunning                    // PROVISIONING: the workload runs (and its app answers); record it
+	stepWaitReady                  // PROVISIONING: the workload runs, its app does not answer yet
+	stepComplete                   // the workload exited 0
+	stepFail                       // something went wrong for good
+	stepTimeout                    // RUNNING past its duration
+	stepStop                       // TIMEOUT or a stop request: stop, then COMPLETED
+	stepCleanup                    // finished: workload still there or allocation held
+	stepRestart                    // RUNNING: the engine stopped the workload; start it again
+	stepEndpoint                   // RUNNING: the app moved (a restarted workload); record where
+	stepIdle                       // RUNNING: unused too long; record the stop, then stop
+	stepPlace                      // PENDING, admitted: make the workload (Ensure); PROVISIONING once placed
+	stepAwaitPlacement             // PENDING, admitted: the engine has not placed the workload yet; say why
+	stepPlaced                     // PENDING, admitted: the engine placed the workload → PROVISIONING
 )
 
 var stepNames = [...]string{"none", "add-finalizer", "finalize", "wait", "admit", "provision", "running",
-	"wait-ready", "complete", "fail", "timeout", "stop", "cleanup", "restart", "endpoint", "idle"}
+	"wait-ready", "complete", "fail", "timeout", "stop", "cleanup", "restart", "endpoint", "idle",
+	"place", "await-placement", "placed"}
 
 func (s step) String() string { return stepNames[s] }
 
@@ -70,6 +75,9 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 	st := &lab.Status
 	switch st.Phase {
 	case api.PhasePending:
+		if admitted(lab) {
+			return placement(lab, ctr, cfg)
+		}
 		start, _ := api.ParseStartTime(lab.Spec.ScheduledStartTime)
 		if _, ok := lab.Metadata.Annotations[api.AnnotationStartRequested]; ok {
 			return action{step: stepAdmit, reason: "StartRequested"}
@@ -83,6 +91,17 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 	case api.PhaseProvisioning:
 		since := phaseSince(lab)
 		timedOut := !since.IsZero() && now.Sub(since) > cfg.ProvisionTimeout
+		if ctr != nil && ctr.State == workload.Exited && ctr.StartedAt.IsZero() {
+			// Ended before it ever started: its node was lost, it was
+			// evicted, the engine could not start it. A failure is
+			// judged here; anything else goes the usual way.
+			if wait := settling(ctr, now); wait > 0 {
+				return action{step: stepNone, requeueAfter: wait}
+			}
+			if a := exited(ctr); a.step == stepFail {
+				return a
+			}
+		}
 		if ctr == nil || ctr.StartedAt.IsZero() {
 			if timedOut {
 				return action{step: stepFail, reason: "ProvisioningTimeout",
@@ -163,6 +182,49 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 	return action{step: stepNone}
 }
 
+// Reasons of a lab admitted by labd whose workload the engine has not
+// placed yet, when the engine gives none of its own.
+const (
+	reasonAdmitted            = "Admitted"
+	reasonWaitingForPlacement = "WaitingForPlacement"
+)
+
+// admitted reports whether a PENDING lab has been admitted: labd reserved
+// its requests (status.resource_allocation), and it waits for its
+// workload to be placed. A lab leaves PENDING for PROVISIONING only when
+// the engine has found its workload a place to run: at once on one
+// Docker host; on a cluster, when the scheduler has bound it to a node.
+// Until then it waits for capacity, as a lab in labd's queue does, and its
+// Scheduled condition says why.
+func admitted(lab *api.LabInstanceRequest) bool {
+	return lab.Status.Phase == api.PhasePending && len(lab.Status.ResourceAllocation) > 0
+}
+
+// placement decides for an admitted PENDING lab from its workload: make it
+// (none yet), wait for the engine to place it (Unplaced: the condition
+// says why, in the engine's words when it has some), or record that it
+// was placed (PROVISIONING, with the reason it was admitted for and what
+// it was allocated). Pure.
+func placement(lab *api.LabInstanceRequest, ctr *workload.Status, cfg planConfig) action {
+	reason := "Scheduled"
+	if _, ok := lab.Metadata.Annotations[api.AnnotationStartRequested]; ok {
+		reason = "StartRequested"
+	}
+	allocated := "allocated " + requests(lab).String()
+	switch {
+	case ctr == nil:
+		return action{step: stepPlace, reason: reason, message: allocated}
+	case ctr.State == workload.Pending && ctr.Unplaced:
+		msg := fmt.Sprintf("admitted (%s); waiting for the engine to place the workload", allocated)
+		if ctr.Message != "" {
+			msg += ": " + ctr.Message
+		}
+		return action{step: stepAwaitPlacement, reason: cmp.Or(ctr.Reason, reasonWaitingForPlacement), message: msg,
+			requeueAfter: cfg.ProbeInterval}
+	}
+	return action{step: stepPlaced, reason: reason, message: allocated}
+}
+
 // exitSettle is how long after a workload ended by a signal the
 // controller waits before judging it: an engine may report the OOM kill
 // a moment after the exit, and a forced removal (kill, then remove) is
@@ -198,6 +260,12 @@ func exited(ctr *workload.Status) action {
 	case ctr.OOMKilled || ctr.Reason == workload.ReasonOOMKilled:
 		return action{step: stepFail, reason: "OOMKilled",
 			message: fmt.Sprintf("the container ran out of memory: the engine's OOM killer ended it (exit code %d)", code)}
+	case ctr.Reason == workload.ReasonNodeLost:
+		return action{step: stepFail, reason: workload.ReasonNodeLost,
+			message: cmp.Or(ctr.Message, "the machine the lab ran on was lost") + "; the lab is not started again"}
+	case ctr.Reason == workload.ReasonEvicted:
+		return action{step: stepFail, reason: workload.ReasonEvicted,
+			message: cmp.Or(ctr.Message, "the engine evicted the lab to reclaim its machine's resources")}
 	case workload.Signal(code) != 0:
 		msg := fmt.Sprintf("the container was ended by %s (exit code %d), not by labd; the engine reports no out-of-memory kill",
 			workload.SignalName(workload.Signal(code)), code)

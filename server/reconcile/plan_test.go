@@ -60,6 +60,18 @@ func exitedWith(code int) *workload.Status {
 	return &workload.Status{State: workload.Exited, ExitCode: code, StartedAt: t0.Add(-time.Minute), FinishedAt: t0, Detail: "exited"}
 }
 
+// unschedulable is a workload a scheduler could place on no node.
+func unschedulable() *workload.Status {
+	return &workload.Status{State: workload.Pending, Unplaced: true, Reason: "Unschedulable",
+		Message: "0/1 nodes are available: 1 Insufficient cpu."}
+}
+
+// lost is a workload lost with its node.
+func lost() *workload.Status {
+	return &workload.Status{State: workload.Exited, ExitCode: -1, Reason: workload.ReasonNodeLost,
+		Message: "the lab's node n2 has been Unknown (its kubelet stopped reporting) since 2026-11-25T11:58:00Z, longer than 1m0s: the lab is lost"}
+}
+
 func TestPlan(t *testing.T) {
 	t.Parallel()
 	cfg := planConfig{ProvisionTimeout: 5 * time.Minute, ProbeInterval: 10 * time.Second, ReadyRecheck: time.Second}
@@ -96,7 +108,25 @@ func TestPlan(t *testing.T) {
 		{"pending, start in 30m", labIn(api.PhasePending, startAt("2026-11-25T12:30:00Z")), nil, stepWait, "WaitingForStartTime", 30 * time.Minute},
 		{"pending, start in other zone", labIn(api.PhasePending, startAt("2026-11-25T13:30:00+01:00")), nil, stepWait, "WaitingForStartTime", 30 * time.Minute},
 		{"pending, future start but start requested", labIn(api.PhasePending, startAt("2027-01-01T00:00:00Z"), annotate(api.AnnotationStartRequested)), nil, stepAdmit, "StartRequested", 0},
+		// Admitted by labd, the lab stays PENDING until the engine has
+		// placed its workload: at once on Docker, when the scheduler has
+		// bound it to a node on Kubernetes.
+		{"pending, admitted, no workload yet", labIn(api.PhasePending, allocated), nil, stepPlace, "Scheduled", 0},
+		{"pending, admitted on a start request", labIn(api.PhasePending, allocated, annotate(api.AnnotationStartRequested)), nil, stepPlace, "StartRequested", 0},
+		{"pending, admitted, its start time no longer matters", labIn(api.PhasePending, allocated, startAt("2027-01-01T00:00:00Z")), nil, stepPlace, "Scheduled", 0},
+		{"pending, admitted, the scheduler has not tried yet", labIn(api.PhasePending, allocated), &workload.Status{State: workload.Pending, Unplaced: true}, stepAwaitPlacement, "WaitingForPlacement", 10 * time.Second},
+		{"pending, admitted, fits no node", labIn(api.PhasePending, allocated), unschedulable(), stepAwaitPlacement, "Unschedulable", 10 * time.Second},
+		{"pending, admitted, unschedulable for hours: no timeout", labIn(api.PhasePending, allocated, enteredAt(t0.Add(-5*time.Hour))), unschedulable(), stepAwaitPlacement, "Unschedulable", 10 * time.Second},
+		{"pending, admitted, placed, starting", labIn(api.PhasePending, allocated), &workload.Status{State: workload.Pending, Reason: "ContainerCreating"}, stepPlaced, "Scheduled", 0},
+		{"pending, admitted, placed and running (Docker)", labIn(api.PhasePending, allocated), running(), stepPlaced, "Scheduled", 0},
+		{"pending, admitted, placed and already ended", labIn(api.PhasePending, allocated), exitedWith(3), stepPlaced, "Scheduled", 0},
+		{"pending, admitted, deleted", labIn(api.PhasePending, allocated, deleted), unschedulable(), stepFinalize, "Deleted", 0},
 		{"provisioning, no container", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), nil, stepProvision, "ContainerStarted", 0},
+		{"provisioning, placed, still being created", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Pending, Reason: "ContainerCreating"}, stepProvision, "ContainerStarted", 0},
+		{"provisioning, still being created at the timeout", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-6*time.Minute))), &workload.Status{State: workload.Pending, Reason: "ContainerCreating"}, stepFail, "ProvisioningTimeout", 0},
+		{"provisioning, lost with its node before it started", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), lost(), stepFail, "NodeLost", 0},
+		{"provisioning, evicted before it started", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: -1, Reason: workload.ReasonEvicted, Message: "the pod was evicted: low on memory"}, stepFail, "Evicted", 0},
+		{"provisioning, killed before it started: let it settle", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, FinishedAt: t0.Add(-time.Second)}, stepNone, "", time.Second},
 		{"provisioning, container created not started", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Pending, Detail: "created"}, stepProvision, "ContainerStarted", 0},
 		{"provisioning, container already running (adopted)", labIn(api.PhaseProvisioning, enteredAt(t0)), running(), stepRunning, "ContainerStarted", 0},
 		{"provisioning, container ran and exited", labIn(api.PhaseProvisioning, enteredAt(t0)), exitedWith(0), stepRunning, "ContainerStarted", 0},
@@ -116,6 +146,8 @@ func TestPlan(t *testing.T) {
 		{"running, exit 3", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), exitedWith(3), stepFail, "ContainerFailed", 0},
 		{"running, OOM with exit 0", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, OOMKilled: true}, stepFail, "OOMKilled", 0},
 		{"running, OOM reported by the engine's events", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, Reason: workload.ReasonOOMKilled}, stepFail, "OOMKilled", 0},
+		{"running, lost with its node", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), lost(), stepFail, "NodeLost", 0},
+		{"running, evicted", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, FinishedAt: t0.Add(-time.Minute), Reason: workload.ReasonEvicted, Message: "the pod was evicted: low on memory"}, stepFail, "Evicted", 0},
 		{"running, vanished", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), nil, stepFail, "ContainerVanished", 0},
 		{"running, killed long ago", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, FinishedAt: t0.Add(-time.Minute)}, stepFail, "ContainerKilled", 0},
 		{"running, killed just now: let it settle", labIn(api.PhaseRunning, startedAt(t0.Add(-time.Minute))), &workload.Status{State: workload.Exited, ExitCode: 137, FinishedAt: t0.Add(-500 * time.Millisecond)}, stepNone, "", 1500 * time.Millisecond},
@@ -148,7 +180,8 @@ func TestPlan(t *testing.T) {
 			if got.step != tc.want || got.reason != tc.reason || got.requeueAfter != tc.requeue {
 				t.Fatalf("plan = {%s %q requeue %s}, want {%s %q requeue %s}", got.step, got.reason, got.requeueAfter, tc.want, tc.reason, tc.requeue)
 			}
-			if (got.step == stepFail || got.step == stepWait || got.step == stepWaitReady || got.step == stepStop || got.step == stepIdle) && got.message == "" {
+			if (got.step == stepFail || got.step == stepWait || got.step == stepWaitReady || got.step == stepStop || got.step == stepIdle ||
+				got.step == stepPlace || got.step == stepPlaced || got.step == stepAwaitPlacement) && got.message == "" {
 				t.Fatalf("%s without a message", got.step)
 			}
 		})
@@ -170,6 +203,10 @@ func TestExitedMessages(t *testing.T) {
 		{workload.Status{ExitCode: 143, Reason: workload.ReasonKilled, Message: "killed with SIGTERM through the engine's API at 2026-01-02T03:04:05Z"}, "ContainerKilled",
 			"the container was ended by SIGTERM (exit code 143), not by labd; the engine reports no out-of-memory kill; killed with SIGTERM through the engine's API at 2026-01-02T03:04:05Z"},
 		{workload.Status{ExitCode: 3}, "ContainerFailed", "the container exited with code 3"},
+		{*lost(), "NodeLost", "the lab's node n2 has been Unknown (its kubelet stopped reporting) since 2026-11-25T11:58:00Z, longer than 1m0s: the lab is lost; the lab is not started again"},
+		{workload.Status{ExitCode: -1, Reason: workload.ReasonNodeLost}, "NodeLost", "the machine the lab ran on was lost; the lab is not started again"},
+		{workload.Status{ExitCode: -1, Reason: workload.ReasonEvicted, Message: "the pod was evicted: The node was low on resource: memory."}, "Evicted",
+			"the pod was evicted: The node was low on resource: memory."},
 		{workload.Status{ExitCode: 127, Message: "exec format error"}, "ContainerFailed", "the container exited with code 127: exec format error"},
 	} {
 		tc.ctr.State = workload.Exited
@@ -223,8 +260,17 @@ func TestRefuse(t *testing.T) {
 	}
 }
 
+// admittedFor is a lab admitted with these requests.
+func admittedFor(cpu, memory string) func(*api.LabInstanceRequest) {
+	return func(l *api.LabInstanceRequest) {
+		l.Spec.ResourceRequests = &api.Resources{CPU: cpu, Memory: memory}
+		l.Status.ResourceAllocation = api.StringMap{"cpu": cpu, "memory": memory, "host": "localhost"}
+	}
+}
+
 // TestPlanReadinessMessages checks what a student or teacher reads while a
-// lab waits for its app, and when it never answered.
+// lab waits for its app, and when it never answered, and while it waits
+// for a place.
 func TestPlanReadinessMessages(t *testing.T) {
 	t.Parallel()
 	cfg := planConfig{ProvisionTimeout: 5 * time.Minute, ProbeInterval: 10 * time.Second, ReadyRecheck: time.Second}
@@ -244,6 +290,11 @@ func TestPlanReadinessMessages(t *testing.T) {
 		{"never answered", labIn(api.PhaseProvisioning, enteredAt(t0.Add(-6*time.Minute))), serving("10.0.0.2:8080", workload.NotReady, "connection refused"),
 			"the app never answered on port 8080 (a TCP connection) within 5m0s: connection refused"},
 		{"ready", labIn(api.PhaseProvisioning, enteredAt(t0)), serving("10.0.0.2:8080", workload.Ready, ""), "the app answers on port 8080"},
+		{"admitted, fits no node", labIn(api.PhasePending, admittedFor("100m", "64Mi")), unschedulable(),
+			"admitted (allocated cpu 100m, memory 64Mi); waiting for the engine to place the workload: 0/1 nodes are available: 1 Insufficient cpu."},
+		{"admitted, not tried yet", labIn(api.PhasePending, admittedFor("100m", "64Mi")), &workload.Status{State: workload.Pending, Unplaced: true},
+			"admitted (allocated cpu 100m, memory 64Mi); waiting for the engine to place the workload"},
+		{"admitted, placed", labIn(api.PhasePending, admittedFor("100m", "64Mi")), running(), "allocated cpu 100m, memory 64Mi"},
 		{"idle", labIn(api.PhaseRunning, startedAt(t0.Add(-20*time.Minute)), idleFor(15, nil)), running(), "nobody used the lab for 15 minutes"},
 	} {
 		if got := plan(tc.lab, tc.ctr, t0, cfg); got.message != tc.want {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -34,7 +35,7 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 		c.wake(led.observe(lab, false, c.cfg.Now(), fromRead))
 	}
 	var ctr *workload.Status
-	if lab.Status.Phase != api.PhasePending || lab.Metadata.DeletionTimestamp != nil {
+	if lab.Status.Phase != api.PhasePending || lab.Metadata.DeletionTimestamp != nil || admitted(lab) {
 		st, err := c.cfg.Engine.Inspect(ctx, workload.Name(lab.Metadata.UID))
 		switch {
 		case err == nil:
@@ -66,6 +67,12 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 		})
 	case stepAdmit:
 		return c.admit(ctx, lab, act, now)
+	case stepPlace:
+		return c.place(ctx, lab, act, now)
+	case stepAwaitPlacement:
+		return c.awaitPlacement(ctx, lab, act, now)
+	case stepPlaced:
+		return Result{Requeue: true}, c.placed(ctx, lab, act, now)
 	case stepProvision:
 		return c.provision(ctx, lab, act, now)
 	case stepRunning:
@@ -166,11 +173,13 @@ func (c *Controller) settle(written *api.LabInstanceRequest) {
 	}
 }
 
-// admit moves a PENDING lab to PROVISIONING if it is at the head of the
-// capacity queue and fits in what is free (ledger.decide, then the pure
-// admit). The ledger reserves the lab's requests before the write, so
-// that the next lab in the queue can be decided at once; a failed write
-// gives them back. Only the leader admits.
+// admit admits a PENDING lab if it is at the head of the capacity queue
+// and fits in what is free (ledger.decide, then the pure admit): its
+// requests are reserved (status.resource_allocation) and it stays
+// PENDING until the engine has placed its workload (placement). The
+// ledger reserves the lab's requests before the write, so that the next
+// lab in the queue can be decided at once; a failed write gives them
+// back. Only the leader admits.
 func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
 	led := c.ledger.Load()
 	if led == nil {
@@ -203,16 +212,14 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 		})
 	}
 	need := dec.need
-	err := c.write(ctx, lab, dec.message, func(x *api.LabInstanceRequest) error {
-		if err := x.Transition(api.PhaseProvisioning, act.reason, dec.message, now); err != nil {
-			return err
-		}
+	err := c.write(ctx, lab, "admitted: "+dec.message, func(x *api.LabInstanceRequest) error {
 		x.Status.ResourceAllocation = api.StringMap{
 			"cpu":    api.FormatCPU(need.MilliCPU),
 			"memory": api.FormatMemory(need.MemoryBytes),
 			"host":   c.cfg.AccessHost,
 		}
-		delete(x.Metadata.Annotations, api.AnnotationStartRequested)
+		x.SetCondition(api.Condition{Type: api.ConditionScheduled, Status: api.ConditionFalse, Reason: reasonAdmitted,
+			Message: dec.message + "; making the workload"}, now)
 		return nil
 	})
 	if err != nil {
@@ -286,9 +293,63 @@ func specHash(s workload.Spec) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// place makes the workload of an admitted PENDING lab (Ensure) and acts
+// on what the engine says at once (placement): PROVISIONING when it is
+// placed, else the Scheduled condition says what it waits for. A
+// permanent failure (an image that cannot be had) fails the lab, through
+// PROVISIONING (the engine tried to start it); other errors are retried
+// with backoff. A lab waiting for placement has no provisioning timeout:
+// it waits for capacity.
+func (c *Controller) place(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
+	st, err := c.cfg.Engine.Ensure(ctx, c.workloadSpec(lab))
+	if f := workload.Permanent(err); f != nil {
+		return Result{}, c.write(ctx, lab, err.Error(), func(x *api.LabInstanceRequest) error {
+			if err := x.Transition(api.PhaseProvisioning, act.reason, act.message, now); err != nil {
+				return err
+			}
+			return failed(x, action{reason: f.Reason, message: err.Error()}, now.UTC(), now)
+		})
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("provision container: %w", err)
+	}
+	switch next := placement(lab, &st, planConfig{ProbeInterval: c.cfg.ProbeInterval}); next.step {
+	case stepAwaitPlacement:
+		return c.awaitPlacement(ctx, lab, next, now)
+	case stepPlaced:
+		return Result{Requeue: true}, c.placed(ctx, lab, next, c.cfg.Now())
+	}
+	return Result{Requeue: true}, nil
+}
+
+// awaitPlacement records why an admitted lab's workload has no place to
+// run yet (Scheduled=False, the engine's reason), and looks again after
+// act.requeueAfter, or when the engine says the workload changed.
+func (c *Controller) awaitPlacement(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
+	return Result{RequeueAfter: act.requeueAfter}, c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
+		x.SetCondition(api.Condition{Type: api.ConditionScheduled, Status: api.ConditionFalse, Reason: act.reason, Message: act.message}, now)
+		return nil
+	})
+}
+
+// placed moves an admitted lab whose workload the engine has placed to
+// PROVISIONING: Scheduled=True, with what it was allocated.
+func (c *Controller) placed(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) error {
+	return c.write(ctx, lab, act.message, func(x *api.LabInstanceRequest) error {
+		if err := x.Transition(api.PhaseProvisioning, act.reason, act.message, now); err != nil {
+			return err
+		}
+		delete(x.Metadata.Annotations, api.AnnotationStartRequested)
+		return nil
+	})
+}
+
 // provision creates and starts the workload. A permanent failure (an
 // image that cannot be had) fails the lab; other errors are retried with
-// backoff until the provisioning timeout.
+// backoff until the provisioning timeout. A workload that has not
+// started yet (being created, pulling its image, or waiting for a place)
+// is asked again after ReadyRecheck, the Ready condition saying what it
+// waits for.
 func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
 	st, err := c.cfg.Engine.Ensure(ctx, c.workloadSpec(lab))
 	if f := workload.Permanent(err); f != nil {
@@ -296,6 +357,18 @@ func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest,
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("provision container: %w", err)
+	}
+	if st.State == workload.Pending {
+		reason, msg := cmp.Or(st.Reason, "WaitingForStart"), "waiting for the workload to start"
+		if st.Message != "" {
+			msg += ": " + st.Message
+		} else if st.Reason != "" {
+			msg += " (" + st.Reason + ")"
+		}
+		return Result{RequeueAfter: c.cfg.ReadyRecheck}, c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
+			x.SetCondition(api.Condition{Type: api.ConditionReady, Status: api.ConditionFalse, Reason: reason, Message: msg}, now)
+			return nil
+		})
 	}
 	if st.Port > 0 && st.State == workload.Running {
 		// An app to wait for: the next round probes it (plan decides).
@@ -344,20 +417,34 @@ func (c *Controller) finish(ctx context.Context, lab *api.LabInstanceRequest, to
 	if ctr != nil && !ctr.FinishedAt.IsZero() && ctr.State != workload.Running {
 		done = ctr.FinishedAt.UTC()
 	}
-	err := c.write(ctx, lab, act.message, func(x *api.LabInstanceRequest) error {
+	return c.write(ctx, lab, act.message, func(x *api.LabInstanceRequest) error {
+		if to == api.PhaseFailed {
+			return failed(x, act, done, now)
+		}
 		if err := x.Transition(to, act.reason, act.message, now); err != nil {
 			return err
 		}
-		x.Status.CompletedAt = &done
-		if to == api.PhaseFailed {
-			x.Status.ErrorMessage = act.message
-		}
-		x.Status.ResourceAllocation = nil
-		delete(x.Metadata.Annotations, api.AnnotationStopRequested)
-		delete(x.Metadata.Annotations, api.AnnotationStopReason)
+		ended(x, done)
 		return nil
 	})
-	return err
+}
+
+// failed moves x to FAILED for act's reason, its run over at done.
+func failed(x *api.LabInstanceRequest, act action, done, now time.Time) error {
+	if err := x.Transition(api.PhaseFailed, act.reason, act.message, now); err != nil {
+		return err
+	}
+	x.Status.ErrorMessage = act.message
+	ended(x, done)
+	return nil
+}
+
+// ended records the end of x's run at done and releases its allocation.
+func ended(x *api.LabInstanceRequest, done time.Time) {
+	x.Status.CompletedAt = &done
+	x.Status.ResourceAllocation = nil
+	delete(x.Metadata.Annotations, api.AnnotationStopRequested)
+	delete(x.Metadata.Annotations, api.AnnotationStopReason)
 }
 
 // maxStopFailures is how often stopping may fail before the lab is FAILED.

@@ -4,7 +4,7 @@
 // and the labels by which an installation recognises its own workloads.
 // It imports no engine and no store; the controller (server/reconcile)
 // declares the Engine interface it needs in these terms, and an engine
-// (server/docker today, a Kubernetes runtime next) implements it.
+// (server/docker, server/kubernetes) implements it.
 //
 // # Names and idempotency
 //
@@ -17,8 +17,8 @@
 // # State model
 //
 //	Pending  accepted, not running yet: being created, pulling its image,
-//	         or (on a scheduler) waiting for a node; Reason and Message say
-//	         why, when the engine says
+//	         or (on a scheduler) waiting for a node, Unplaced; Reason and
+//	         Message say why, when the engine says
 //	Running  started (StartedAt is set); it may still be unready: an
 //	         engine that probes the app itself says so in Readiness
 //	Exited   ended for good: ExitCode, OOMKilled and Message say how, and
@@ -29,16 +29,18 @@
 //	         one the engine itself stopped
 //
 // A workload the engine no longer has is ErrNotFound, not a state: on a
-// scheduler, a workload whose node was lost is reported Exited with a
-// Message (and ExitCode -1), or not found once the engine forgets it.
+// scheduler, a workload whose node was lost is reported Exited with
+// ReasonNodeLost (and ExitCode -1), or not found once the engine forgets
+// it.
 //
-// # Change notifications
+// # Events
 //
-// An engine that watches its workloads (Kubernetes' informers) may also
-// tell the controller which workload changed, by name, as it happens
-// (reconcile.Notifier), so that the controller looks at the lab at once
-// rather than at its next probe. A notification carries no state: the
-// controller inspects the workload as always.
+// An engine reports changes to its workloads as they happen (Event: an
+// exit, a removal, any change for an engine that watches its workloads,
+// the engine's return after an outage), so that the controller looks at
+// the lab concerned at once rather than at its next probe. An Event
+// carries the workload's name and labels (namespace and name say which
+// lab), not its state: the controller inspects the workload as always.
 //
 // # Errors
 //
@@ -61,9 +63,11 @@
 // # Engine restarts
 //
 // An engine that goes away and comes back (a daemon restart, a lost
-// connection, a lost node) is an Outage; an engine reports one with an
+// connection) is an Outage; an engine reports one with an
 // EventEngineRecovered Event, and reports the workloads it stopped in it
-// as Exited with ReasonEngineRestart. Events (exits, removals, recoveries)
+// as Exited with ReasonEngineRestart: the controller starts them again.
+// A workload lost with its machine (ReasonNodeLost) is not an outage of
+// the engine: its files and processes are gone, and its lab fails. Events
 // are hints that make the controller look at once; it stays level-based.
 //
 // # Ours

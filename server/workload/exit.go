@@ -12,14 +12,21 @@ const (
 	// ReasonOOMKilled: the engine's out-of-memory killer ended it.
 	ReasonOOMKilled = "OOMKilled"
 	// ReasonEngineRestart: the engine stopped it while shutting down or
-	// restarting (or it was lost with its node); the workload did nothing
-	// wrong, and the controller starts it again if its lab's time is not
-	// over.
+	// restarting; the workload did nothing wrong, and the controller
+	// starts it again if its lab's time is not over.
 	ReasonEngineRestart = "EngineRestart"
 	// ReasonKilled: a signal it was sent from outside ended it (exit code
 	// 128+n), not the OOM killer and not an engine restart. Message says
 	// who sent it when the engine knows (through its API).
 	ReasonKilled = "Killed"
+	// ReasonNodeLost: the machine it ran on (a cluster's node) stopped
+	// answering for longer than the engine's bound, or was removed; the
+	// workload is gone with it (ExitCode -1) and is not started again:
+	// what it had not saved elsewhere is lost. Message names the machine.
+	ReasonNodeLost = "NodeLost"
+	// ReasonEvicted: the engine ended it to reclaim resources its machine
+	// ran short of (memory, disk), or on request through its API.
+	ReasonEvicted = "Evicted"
 )
 
 // Signal is the signal an exit code of 128+n reports (n from 1 to 64),
@@ -77,6 +84,12 @@ const (
 	// EventEngineRecovered: the engine answers again after an Outage;
 	// any workload may have been stopped (or kept running) meanwhile.
 	EventEngineRecovered EventKind = "engine-recovered"
+	// EventChanged: anything else about a workload changed as the engine
+	// saw it: created, placed, started, became ready or unready, exited,
+	// deleted, or the machine it runs on changed (an engine that watches
+	// its workloads, such as Kubernetes' informers, says no more than
+	// this; the controller inspects the workload as always).
+	EventChanged EventKind = "changed"
 )
 
 // Event is a change an engine reports as it happens, so that the

@@ -140,6 +140,13 @@ type Status struct {
 	// reason: a workload that exited with a Message failed.
 	Reason  string
 	Message string
+	// Unplaced: a Pending workload the engine has not yet found a place to
+	// run (a scheduler has not bound it to a node, for want of room or of
+	// a node it may use): it waits for capacity, as a lab in labd's queue
+	// does, and Reason and Message say why once the scheduler has tried.
+	// False for an engine that runs workloads where it creates them (one
+	// Docker host).
+	Unplaced bool
 
 	// ExitCode is the exit status of an Exited workload; -1 when it ended
 	// without one of its own (evicted, or lost with its node).
