@@ -34,9 +34,14 @@ type Config struct {
 	InstanceID string
 	// Listen is the HTTP address, host:port (default 127.0.0.1:8000).
 	Listen string
+	// Runtime is the engine labs run on: RuntimeDocker (default), one
+	// Docker engine, or RuntimeKubernetes, a cluster (Kubernetes).
+	Runtime string
 	// DockerHost is the Docker engine labs run on ("" = DOCKER_HOST or
 	// Docker's default socket).
 	DockerHost string
+	// Kubernetes configures the kubernetes runtime.
+	Kubernetes KubernetesConfig
 	// ShutdownTimeout is how long Run waits for requests in flight once
 	// its context ends (default 30s).
 	ShutdownTimeout time.Duration
@@ -75,7 +80,8 @@ type Config struct {
 	TLSCertFile string
 	TLSKeyFile  string
 	// CapacityCPU (millicores) and CapacityMemory (bytes) are what labs
-	// may reserve in total; 0 = the engine's.
+	// may reserve in total; 0 = the engine's (a Docker host's CPUs and
+	// memory; a cluster's usable nodes' allocatable).
 	CapacityCPU      int64
 	CapacityMemory   int64
 	Workers          int
@@ -108,6 +114,32 @@ type Config struct {
 	// Version is reported by /api/status/health and in CloudEvents.
 	Version string
 	Logger  *slog.Logger
+}
+
+// KubernetesConfig configures the kubernetes runtime (server/kubernetes
+// says what each does; zero values are its defaults).
+type KubernetesConfig struct {
+	// Kubeconfig is a kubeconfig file's path; "" is the in-cluster
+	// configuration (labd in a pod, with its ServiceAccount's token).
+	Kubeconfig string
+	// Namespace holds the labs' pods, workspace claims and network policy
+	// (default labs).
+	Namespace string
+	// StorageClass of workspace claims ("" = the cluster's default
+	// class); WorkspaceSize is what each claim requests (default 1Gi).
+	StorageClass  string
+	WorkspaceSize string
+	// NodeLostTimeout: a lab whose node has not been Ready this long
+	// fails (default 1m).
+	NodeLostTimeout time.Duration
+	// NodeSelector ("key=value,...") and Tolerations
+	// ("key=value:Effect,...") place labs on some nodes only; capacity
+	// counts those alone.
+	NodeSelector string
+	Tolerations  string
+	// ImagePullPolicy of lab containers: Always, IfNotPresent (default)
+	// or Never.
+	ImagePullPolicy string
 }
 
 // Defaults of Config.
@@ -226,14 +258,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	sources := metrics.Sources{Bookmarks: s.db.Bookmarks, Phases: s.db.CountByPhase}
 	apiCfg.Capacity = capacity{db: s.db}
 	if cfg.Controller {
-		if s.cp, err = newControlPlane(cfg, s.db, m, policy, s.gw.URL); err != nil {
+		if s.cp, err = newControlPlane(ctx, cfg, s.db, m, policy, s.gw.URL); err != nil {
 			return nil, err
 		}
 		closers = append(closers, s.cp.close)
 		apiCfg.ControlPlane = s.cp.ops()
 		apiCfg.Capacity = capacity{db: s.db, ctrl: s.cp.ctrl}
 		apiCfg.Workspaces = workspaces{db: s.db, engine: s.cp.engine}
-		apiCfg.Ready = map[string]func(context.Context) error{"docker": s.cp.engine.Ping}
+		apiCfg.Ready = map[string]func(context.Context) error{s.cp.engine.name: s.cp.engine.Ping}
 		sources.QueueDepth = s.cp.ctrl.QueueDepth
 	}
 	m.Watch(sources)

@@ -52,6 +52,10 @@ type Config struct {
 	ResyncPeriod     time.Duration // full re-enqueue; default 5m
 	GCInterval       time.Duration // orphan-workload sweep; default 1m
 	GCGrace          time.Duration // orphans younger than this are left alone; default 2m
+	// CapacityInterval is how often the engine's capacity (where not
+	// configured) and its largest workload are read again: a cluster's
+	// nodes come and go. Default 30s.
+	CapacityInterval time.Duration
 	// WaitRecheck is how soon a lab whose admission could not be decided
 	// (the ledger knows a newer version of it) is looked at again; default
 	// 1s. A lab waiting in the capacity queue is not polled: the ledger
@@ -106,6 +110,7 @@ func (c *Config) setDefaults() {
 	c.ResyncPeriod = cmp.Or(c.ResyncPeriod, 5*time.Minute)
 	c.GCInterval = cmp.Or(c.GCInterval, time.Minute)
 	c.GCGrace = cmp.Or(c.GCGrace, 2*time.Minute)
+	c.CapacityInterval = cmp.Or(c.CapacityInterval, 30*time.Second)
 	c.WaitRecheck = cmp.Or(c.WaitRecheck, time.Second)
 	c.DrainTimeout = cmp.Or(c.DrainTimeout, c.StopTimeout+10*time.Second)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
@@ -161,6 +166,11 @@ func (c *Controller) resolveCapacity(ctx context.Context) (workload.Resources, e
 	}
 	r.MilliCPU = cmp.Or(r.MilliCPU, engine.MilliCPU)
 	r.MemoryBytes = cmp.Or(r.MemoryBytes, engine.MemoryBytes)
+	if r.MilliCPU <= 0 || r.MemoryBytes <= 0 {
+		// A cluster with no usable node: an outage, not a capacity of
+		// zero, which would fail every waiting lab as too big.
+		return r, fmt.Errorf("the engine offers no capacity (%s): no usable node? (or configure the capacity)", r)
+	}
 	return r, nil
 }
 
@@ -266,6 +276,19 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	}
 	g.Go("gc", func(ctx context.Context) error {
 		return c.every(ctx, c.cfg.GCInterval, func() error { return c.collectGarbage(ctx) })
+	})
+	g.Go("capacity", func(ctx context.Context) error {
+		for wait.Sleep(ctx, c.cfg.CapacityInterval) == nil {
+			if err := c.refreshCapacity(ctx, led, term); err != nil {
+				if api.ErrorCode(err) == api.EFENCED {
+					return errFenced
+				}
+				if ctx.Err() == nil {
+					c.cfg.Logger.Warn("read the engine's capacity again", "err", err)
+				}
+			}
+		}
+		return nil
 	})
 	// Reconciles in flight when the controller stops are drained: they
 	// keep a context of their own for up to DrainTimeout, so that a

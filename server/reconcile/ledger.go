@@ -75,7 +75,7 @@ type ledger struct {
 	idle      idleHeap // idle entries, by version, until the stream passes them
 	streamPos int64    // every outbox position at or below this has been observed
 
-	recorded store.Capacity // what the term recorded; set before the ledger is shared
+	recorded store.Capacity // what the term recorded last (total, largest, by whom, when)
 
 	needs map[requestKey]workload.Resources // parsed requests, by how labs spell them
 }
@@ -390,12 +390,26 @@ func (g *ledger) resync(labs []*api.LabInstanceRequest, pos int64, now time.Time
 	return g.wakes(m)
 }
 
-// setCapacity changes the total; labs that no longer fit leave the queue
-// at their next observation (their reconcile fails them).
-func (g *ledger) setCapacity(c workload.Resources) {
+// setCapacity changes the total and what the term records of it; labs
+// that no longer fit leave the queue at their next observation (their
+// reconcile fails them). It returns the labs to wake: the head, when
+// capacity grew.
+func (g *ledger) setCapacity(c workload.Resources, rec store.Capacity) []api.Key {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.capacity = c
+	grew := c.MilliCPU > g.capacity.MilliCPU || c.MemoryBytes > g.capacity.MemoryBytes
+	g.capacity, g.recorded = c, rec
+	if head, ok := g.queue.At(0); ok && grew {
+		return []api.Key{head.key}
+	}
+	return nil
+}
+
+// recordedCapacity is what the term recorded last.
+func (g *ledger) recordedCapacity() store.Capacity {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.recorded
 }
 
 // status reports the capacity and the first limit labs of the queue.
@@ -460,7 +474,7 @@ func (c *Controller) Capacity(limit int) (st api.CapacityStatus, ok bool) {
 	}
 	st = led.status(limit)
 	st.Source = "leader"
-	recordedInto(&st, led.recorded)
+	recordedInto(&st, led.recordedCapacity())
 	return st, true
 }
 

@@ -30,7 +30,8 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{Config: server.Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", ShutdownTimeout: 30 * time.Second,
 		Controller: true, AccessHost: "localhost", LabNetwork: "labd-labs", PublishIP: "127.0.0.1", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
 		ProbeInterval: 10 * time.Second, ResyncPeriod: 5 * time.Minute, OutboxRetention: 24 * time.Hour,
-		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second},
+		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		Runtime: "docker", Kubernetes: server.KubernetesConfig{Namespace: "labs", WorkspaceSize: "1Gi", NodeLostTimeout: time.Minute, ImagePullPolicy: "IfNotPresent"}},
 		LogFormat: "text", LogLevel: slog.LevelInfo}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
@@ -78,6 +79,15 @@ func TestConfigPrecedence(t *testing.T) {
 		"allowed-images":                {"registry.flag.edu/*", "python:*,registry.env.edu/labs/*"},
 		"lab-run-as-user":               {"1001", "2002"},
 		"lab-read-only-root-filesystem": {"true", "false"},
+		"runtime":                       {"kubernetes", "docker"},
+		"kubeconfig":                    {"/flag/kubeconfig", "/env/kubeconfig"},
+		"kubernetes-namespace":          {"flag-labs", "env-labs"},
+		"kubernetes-storage-class":      {"fast.flag.edu", "standard"},
+		"kubernetes-workspace-size":     {"5Gi", "500Mi"},
+		"kubernetes-node-lost-timeout":  {"30s", "2m"},
+		"kubernetes-node-selector":      {"labrm.io/pool=labs", "zone=a,disk=ssd"},
+		"kubernetes-tolerations":        {"dedicated=labs:NoSchedule", "spot,labrm.io/gpu:NoExecute"},
+		"kubernetes-image-pull-policy":  {"Always", "Never"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -101,7 +111,9 @@ func TestConfigPrecedence(t *testing.T) {
 		GatewayDomain: "labs.env.edu", LabNetwork: "env_net", PublishPorts: true, PublishIP: "10.0.0.1", TLSCertFile: "/env/cert.pem", TLSKeyFile: "/env/key.pem",
 		CapacityCPU: 1500, CapacityMemory: 512 << 20, Workers: 3,
 		ProvisionTimeout: 2 * time.Minute, StopTimeout: 4 * time.Second, ProbeInterval: 2 * time.Second, ResyncPeriod: 2 * time.Minute,
-		OutboxRetention: 2 * time.Hour, LockName: "env-lock", LeaseDuration: 20 * time.Second, RenewDeadline: 12 * time.Second, RetryPeriod: 3 * time.Second},
+		OutboxRetention: 2 * time.Hour, LockName: "env-lock", LeaseDuration: 20 * time.Second, RenewDeadline: 12 * time.Second, RetryPeriod: 3 * time.Second,
+		Runtime: "docker", Kubernetes: server.KubernetesConfig{Kubeconfig: "/env/kubeconfig", Namespace: "env-labs", StorageClass: "standard",
+			WorkspaceSize: "500Mi", NodeLostTimeout: 2 * time.Minute, NodeSelector: "zone=a,disk=ssd", Tolerations: "spot,labrm.io/gpu:NoExecute", ImagePullPolicy: "Never"}},
 		LogFormat: "text", LogLevel: slog.LevelWarn}
 	if role, ok := fromEnv.APITokens.Authenticate(envToken); !ok || role != httpapi.ReadOnly {
 		t.Fatalf("from env: token file %s not loaded", fromEnv.APITokenFile)
@@ -123,7 +135,9 @@ func TestConfigPrecedence(t *testing.T) {
 		GatewayDomain: "labs.flag.edu", LabNetwork: "flag-net", PublishIP: "127.0.0.1", TLSCertFile: "/flag/cert.pem", TLSKeyFile: "/flag/key.pem",
 		CapacityCPU: 8000, CapacityMemory: 32 << 30, Workers: 9,
 		ProvisionTimeout: time.Minute, StopTimeout: 3 * time.Second, ProbeInterval: time.Second, ResyncPeriod: time.Minute,
-		OutboxRetention: time.Hour, LockName: "flag-lock", LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second},
+		OutboxRetention: time.Hour, LockName: "flag-lock", LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 4 * time.Second,
+		Runtime: "kubernetes", Kubernetes: server.KubernetesConfig{Kubeconfig: "/flag/kubeconfig", Namespace: "flag-labs", StorageClass: "fast.flag.edu",
+			WorkspaceSize: "5Gi", NodeLostTimeout: 30 * time.Second, NodeSelector: "labrm.io/pool=labs", Tolerations: "dedicated=labs:NoSchedule", ImagePullPolicy: "Always"}},
 		LogFormat: "json", LogLevel: slog.LevelDebug}
 	if _, ok := fromFlags.APITokens.Authenticate(flagToken); !ok {
 		t.Fatalf("from flags: token file %s not loaded", fromFlags.APITokenFile)
@@ -142,6 +156,11 @@ func TestConfigPrecedence(t *testing.T) {
 	cfg, err := parseConfig([]string{"--cloudevents-sink=http://one.edu/a", "--cloudevents-sink", "http://two.edu/b"}, env(nil), io.Discard)
 	if err != nil || !reflect.DeepEqual(cfg.CloudEventsSinks, []string{"http://one.edu/a", "http://two.edu/b"}) {
 		t.Fatalf("repeated sink flag: %v, %v", cfg.CloudEventsSinks, err)
+	}
+	// Repeated tolerations collect, like the variable's commas.
+	cfg, err = parseConfig([]string{"--kubernetes-tolerations=a:NoSchedule", "--kubernetes-tolerations", "b"}, env(nil), io.Discard)
+	if err != nil || cfg.Kubernetes.Tolerations != "a:NoSchedule,b" {
+		t.Fatalf("repeated tolerations: %q, %v", cfg.Kubernetes.Tolerations, err)
 	}
 	// An explicit empty flag beats the environment too.
 	cfg, err = parseConfig([]string{"--database-url="}, env(environ), io.Discard)
@@ -183,6 +202,15 @@ func TestConfigRejects(t *testing.T) {
 		{nil, map[string]string{"LAB_TLS_KEY_FILE": "/k.pem"}, []string{"give both or neither"}},
 		{[]string{"--retry-period=0s"}, nil, []string{"--retry-period"}},
 		{[]string{"--cloudevents-sink=ftp://x/y"}, nil, []string{"--cloudevents-sink"}},
+		{[]string{"--runtime=podman"}, nil, []string{"--runtime", "docker or kubernetes"}},
+		{nil, map[string]string{"LAB_KUBERNETES_NAMESPACE": "Labs"}, []string{"$LAB_KUBERNETES_NAMESPACE", "namespace"}},
+		{[]string{"--kubernetes-storage-class=Fast_SSD"}, nil, []string{"--kubernetes-storage-class"}},
+		{[]string{"--kubernetes-workspace-size=lots"}, nil, []string{"--kubernetes-workspace-size", "1Gi"}},
+		{[]string{"--kubernetes-workspace-size=-1Gi"}, nil, []string{"--kubernetes-workspace-size"}},
+		{[]string{"--kubernetes-node-lost-timeout=0s"}, nil, []string{"--kubernetes-node-lost-timeout"}},
+		{[]string{"--kubernetes-node-selector=pool"}, nil, []string{"--kubernetes-node-selector", "key=value"}},
+		{[]string{"--kubernetes-tolerations=k=v:Sometimes"}, nil, []string{"--kubernetes-tolerations", "NoSchedule"}},
+		{[]string{"--kubernetes-image-pull-policy=always"}, nil, []string{"--kubernetes-image-pull-policy", "IfNotPresent"}},
 		{[]string{"--no-such-flag"}, nil, []string{"no-such-flag"}},
 		{[]string{"serve"}, nil, []string{"unexpected arguments"}},
 		// Several errors are reported together.

@@ -69,8 +69,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer handleSIGHUP(ctx, cfg, log, s)()
-	log.Info("labd started", "version", version, "listen", s.Addr().String(), "store", s.StoreKind(), "docker_host", cfg.DockerHost,
-		"tls", s.TLS(), "example_access_url", s.AccessURL(api.Key{Namespace: "default", Name: "example"}))
+	engine := []any{"runtime", cfg.Runtime, "docker_host", cfg.DockerHost}
+	if cfg.Runtime == server.RuntimeKubernetes {
+		engine = []any{"runtime", cfg.Runtime, "kubeconfig", cfg.Kubernetes.Kubeconfig, "kubernetes_namespace", cfg.Kubernetes.Namespace}
+	}
+	log.Info("labd started", append(engine, "version", version, "listen", s.Addr().String(), "store", s.StoreKind(),
+		"tls", s.TLS(), "example_access_url", s.AccessURL(api.Key{Namespace: "default", Name: "example"}))...)
 	if a := s.GatewayAddr(); a != nil {
 		log.Info("gateway listening", "gateway_listen", a.String())
 	}

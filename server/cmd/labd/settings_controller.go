@@ -24,7 +24,7 @@ var controllerSettings = []setting{
 	},
 	{
 		Flag: "capacity-cpu", Env: "LAB_CAPACITY_CPU", Default: "",
-		Usage: `CPU cores labs may reserve in total, like "8" or "7500m" ("" = the Docker engine's CPUs)`,
+		Usage: `CPU cores labs may reserve in total, like "8" or "7500m" ("" = the engine's: the Docker host's CPUs, the cluster's usable nodes' allocatable)`,
 		apply: func(c *Config, v string) error {
 			if v == "" {
 				return nil
@@ -39,7 +39,7 @@ var controllerSettings = []setting{
 	},
 	{
 		Flag: "capacity-memory", Env: "LAB_CAPACITY_MEMORY", Default: "",
-		Usage: `memory labs may reserve in total, like "32Gi" ("" = the Docker engine's memory)`,
+		Usage: `memory labs may reserve in total, like "32Gi" ("" = the engine's: the Docker host's memory, the cluster's usable nodes' allocatable)`,
 		apply: func(c *Config, v string) error {
 			if v == "" {
 				return nil
