@@ -65,6 +65,11 @@ type Config struct {
 	// CloudEventsSinks are HTTP(S) URLs every change is delivered to.
 	CloudEventsSinks []string
 
+	// PprofListen, when set, serves Go's /debug/pprof/ profiles on this
+	// address (its own listener, without authentication: keep it on
+	// loopback).
+	PprofListen string
+
 	// Version is reported by /api/status/health and in CloudEvents.
 	Version string
 	Logger  *slog.Logger
@@ -103,6 +108,7 @@ type Server struct {
 	cp   *controlPlane // nil without Config.Controller
 	http *http.Server
 	ln   net.Listener
+	prof *profiler // nil without Config.PprofListen
 }
 
 // New opens the store (applying migrations), builds the parts and binds
@@ -159,7 +165,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// Shutdown waits for handlers; watch streams end only when told.
 	srv.RegisterOnShutdown(api.Close)
-	return &Server{cfg: cfg, log: log, db: db, api: api, cp: cp, http: srv, ln: ln}, nil
+	var prof *profiler
+	if cfg.PprofListen != "" {
+		if prof, err = newProfiler(cfg.PprofListen, log.With("component", "pprof")); err != nil {
+			ln.Close()
+			if cp != nil {
+				cp.close()
+			}
+			db.Close()
+			return nil, err
+		}
+	}
+	return &Server{cfg: cfg, log: log, db: db, api: api, cp: cp, http: srv, ln: ln, prof: prof}, nil
 }
 
 // Addr is where the API listens (useful with port 0).
@@ -176,6 +193,11 @@ func (s *Server) StoreKind() string { return s.db.Kind() }
 func (s *Server) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
+	if s.prof != nil {
+		pctx, stopProf := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopProf()
+		go s.prof.run(pctx)
+	}
 	// The control plane stops on its own context, after the HTTP server
 	// has drained, so that requests in flight still see a leader.
 	cpCtx, stopCP := context.WithCancel(context.WithoutCancel(ctx))

@@ -49,7 +49,7 @@ type setting struct {
 	repeatable bool
 }
 
-var settings = slices.Concat(coreSettings, controllerSettings, authSettings, eventSettings)
+var settings = slices.Concat(coreSettings, controllerSettings, authSettings, eventSettings, perfSettings)
 
 var coreSettings = []setting{
 	{
