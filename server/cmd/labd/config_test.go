@@ -67,6 +67,7 @@ func TestConfigPrecedence(t *testing.T) {
 		"metrics-auth":      {"true", "false"},
 		"insecure-no-auth":  {"false", "true"},
 		"cloudevents-sink":  {"https://hooks.flag.edu/labs", "http://a.env.edu/x,http://b.env.edu/y"},
+		"pprof-listen":      {"6061", "127.0.0.1:6062"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -96,6 +97,7 @@ func TestConfigPrecedence(t *testing.T) {
 	fromEnv.APITokens = nil
 	want.APITokenFile, want.InsecureNoAuth = values["api-token-file"][1], true
 	want.CloudEventsSinks = []string{"http://a.env.edu/x", "http://b.env.edu/y"}
+	want.PprofListen = "127.0.0.1:6062"
 	if !reflect.DeepEqual(fromEnv, want) {
 		t.Fatalf("from env %+v, want %+v", fromEnv, want)
 	}
@@ -117,6 +119,7 @@ func TestConfigPrecedence(t *testing.T) {
 	fromFlags.APITokens = nil
 	want.APITokenFile, want.MetricsAuth = values["api-token-file"][0], true
 	want.CloudEventsSinks = []string{"https://hooks.flag.edu/labs"}
+	want.PprofListen = "127.0.0.1:6061"
 	if !reflect.DeepEqual(fromFlags, want) {
 		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
 	}
