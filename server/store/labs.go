@@ -61,42 +61,52 @@ func encodeLab(l *api.LabInstanceRequest) (string, error) {
 // in is prepared (api.PrepareCreate: server-owned fields cleared, defaults
 // filled in, validated) whoever the caller is.
 func (tx *Tx) CreateLab(ctx context.Context, in *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
+	return tx.db.createLab(ctx, tx, in)
+}
+
+// createLab is CreateLab in tx, or, with tx nil, in a transaction of its
+// own: on PostgreSQL that is one statement on the pool (createSQL).
+func (db *DB) createLab(ctx context.Context, tx *Tx, in *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
 	l := in.DeepCopy()
 	if err := api.PrepareCreate(l); err != nil {
 		return nil, err
 	}
-	now := tx.db.now().UTC().Truncate(time.Microsecond)
+	now := db.now().UTC().Truncate(time.Microsecond)
 	l.Metadata.UID = uuid.NewString()
 	l.Metadata.Generation = 1
 	l.Metadata.CreationTimestamp = &now
 	l.Metadata.DeletionTimestamp = nil
 	l.Status = api.Status{Phase: api.PhasePending}
-	pos, err := tx.pos(ctx)
+	obj, err := encodeObject(l)
 	if err != nil {
 		return nil, err
 	}
-	l.Metadata.ResourceVersion = pos
-	obj, err := encodeLab(l)
+	var pos int64
+	switch {
+	case db.postgres && tx == nil:
+		if pos, err = db.insertLab(ctx, db.sqlDB, l, obj, now); err == nil {
+			db.wake()
+		}
+	case db.postgres:
+		if pos, err = db.insertLab(ctx, tx.conn(), l, obj, now); err == nil {
+			tx.position = pos
+			tx.wroteEvent()
+		}
+	case tx == nil:
+		err = db.InTx(ctx, func(tx *Tx) error {
+			pos, err = tx.insertLabRows(ctx, l, obj, now)
+			return err
+		})
+	default:
+		pos, err = tx.insertLabRows(ctx, l, obj, now)
+	}
 	if err != nil {
-		return nil, err
-	}
-	row := labRow{
-		UID: l.Metadata.UID, Namespace: l.Metadata.Namespace, Name: l.Metadata.Name,
-		ResourceVersion: pos, Generation: 1, Phase: string(l.Status.Phase),
-		StudentEmail: strings.ToLower(l.Spec.StudentEmail), CreatedAt: now, Object: obj,
-	}
-	if err := tx.g.WithContext(ctx).Create(&row).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nil, api.Errorf(api.EALREADYEXISTS, "lab instance %s already exists", l.Key())
 		}
 		return nil, fmt.Errorf("insert lab: %w", err)
 	}
-	if err := tx.writeLabels(ctx, l.Metadata.UID, nil, l.Metadata.Labels); err != nil {
-		return nil, err
-	}
-	if err := tx.insertEvent(ctx, l, api.EventCreated, ""); err != nil {
-		return nil, err
-	}
+	l.Metadata.ResourceVersion = pos
 	return l, nil
 }
 
@@ -110,15 +120,17 @@ func (tx *Tx) GetLab(ctx context.Context, key api.Key) (*api.LabInstanceRequest,
 }
 
 func (tx *Tx) getRow(ctx context.Context, key api.Key) (*labRow, error) {
-	var rows []labRow
-	err := tx.g.WithContext(ctx).Where("namespace = ? AND name = ?", key.Namespace, key.Name).Limit(1).Find(&rows).Error
+	var r labRow
+	err := tx.conn().QueryRowContext(ctx, tx.db.rebind(`SELECT uid, namespace, name, resource_version, generation, phase, student_email, deleting, created_at, object
+		FROM lab_instances WHERE namespace = ? AND name = ?`), key.Namespace, key.Name).
+		Scan(&r.UID, &r.Namespace, &r.Name, &r.ResourceVersion, &r.Generation, &r.Phase, &r.StudentEmail, &r.Deleting, &r.CreatedAt, &r.Object)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, api.Errorf(api.ENOTFOUND, "lab instance %s not found", key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get lab: %w", err)
 	}
-	if len(rows) == 0 {
-		return nil, api.Errorf(api.ENOTFOUND, "lab instance %s not found", key)
-	}
-	return &rows[0], nil
+	return &r, nil
 }
 
 // continueToken is the keyset position after which the next page starts.
@@ -264,13 +276,14 @@ func (tx *Tx) UpdateLab(ctx context.Context, key api.Key, opts WriteOptions, mut
 	if next.Metadata.DeletionTimestamp != nil && len(next.Metadata.Finalizers) == 0 {
 		return next, tx.deleteRow(ctx, row, next, opts)
 	}
-	if err := tx.updateRow(ctx, row, next, opts); err != nil {
+	obj, err := tx.updateRow(ctx, row, next, opts)
+	if err != nil {
 		return nil, err
 	}
 	if err := tx.writeLabels(ctx, next.Metadata.UID, cur.Metadata.Labels, next.Metadata.Labels); err != nil {
 		return nil, err
 	}
-	if err := tx.insertEvent(ctx, next, eventType, ""); err != nil {
+	if err := tx.insertEventObject(ctx, next, obj, eventType, ""); err != nil {
 		return nil, err
 	}
 	return next, nil
@@ -358,32 +371,30 @@ func metaSpecEqual(a, b *api.LabInstanceRequest) bool {
 	return same
 }
 
-func (tx *Tx) updateRow(ctx context.Context, row *labRow, next *api.LabInstanceRequest, opts WriteOptions) error {
+// updateRow writes next over row if row's version is still the stored
+// one, and returns next as encoded for the row, for its event.
+func (tx *Tx) updateRow(ctx context.Context, row *labRow, next *api.LabInstanceRequest, opts WriteOptions) (string, error) {
 	pos, err := tx.pos(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	next.Metadata.ResourceVersion = pos
-	obj, err := encodeLab(next)
+	obj, err := encodeObject(next)
 	if err != nil {
-		return err
+		return "", err
 	}
-	res := tx.g.WithContext(ctx).Model(&labRow{}).
-		Where("uid = ? AND resource_version = ?", row.UID, row.ResourceVersion).
-		Updates(map[string]any{
-			"resource_version": pos,
-			"generation":       next.Metadata.Generation,
-			"phase":            string(next.Status.Phase),
-			"deleting":         next.Metadata.DeletionTimestamp != nil,
-			"object":           obj,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("update lab: %w", res.Error)
+	res, err := tx.execSQL(ctx, `UPDATE lab_instances SET resource_version = ?, generation = ?, phase = ?, deleting = ?, object = ?
+		WHERE uid = ? AND resource_version = ?`, pos, next.Metadata.Generation, string(next.Status.Phase),
+		next.Metadata.DeletionTimestamp != nil, obj, row.UID, row.ResourceVersion)
+	if err != nil {
+		return "", fmt.Errorf("update lab: %w", err)
 	}
-	if res.RowsAffected == 0 {
-		return tx.lostRace(ctx, row)
+	if n, err := res.RowsAffected(); err != nil {
+		return "", fmt.Errorf("update lab: %w", err)
+	} else if n == 0 {
+		return "", tx.lostRace(ctx, row)
 	}
-	return tx.checkFence(ctx, opts.Fence)
+	return obj, tx.checkFence(ctx, opts.Fence)
 }
 
 func (tx *Tx) deleteRow(ctx context.Context, row *labRow, last *api.LabInstanceRequest, opts WriteOptions) error {
@@ -449,10 +460,11 @@ func (tx *Tx) DeleteLab(ctx context.Context, key api.Key, opts WriteOptions) (*a
 	if len(next.Metadata.Finalizers) == 0 {
 		return next, true, tx.deleteRow(ctx, row, next, opts)
 	}
-	if err := tx.updateRow(ctx, row, next, opts); err != nil {
+	obj, err := tx.updateRow(ctx, row, next, opts)
+	if err != nil {
 		return nil, false, err
 	}
-	if err := tx.insertEvent(ctx, next, api.EventUpdated, "deletion requested"); err != nil {
+	if err := tx.insertEventObject(ctx, next, obj, api.EventUpdated, "deletion requested"); err != nil {
 		return nil, false, err
 	}
 	return next, false, nil

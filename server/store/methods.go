@@ -22,7 +22,7 @@ func run[T any](ctx context.Context, db *DB, fn func(tx *Tx) (T, error)) (T, err
 
 // CreateLab: see Tx.CreateLab.
 func (db *DB) CreateLab(ctx context.Context, l *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
-	return run(ctx, db, func(tx *Tx) (*api.LabInstanceRequest, error) { return tx.CreateLab(ctx, l) })
+	return db.createLab(ctx, nil, l)
 }
 
 // GetLab: see Tx.GetLab.
