@@ -52,3 +52,6 @@ func ReconnectForTest(ctx context.Context, s *LockSession, relock bool) error {
 	}
 	return nil
 }
+
+// ContinueToken is the continue token of a page that ended at ns/name.
+func ContinueToken(ns, name string) string { return encodeContinue(ns, name) }

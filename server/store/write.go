@@ -14,8 +14,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +34,7 @@ import (
 const createSQL = `WITH p AS (SELECT lab_position() AS pos),
 lab AS (INSERT INTO lab_instances (uid, namespace, name, resource_version, generation, phase, student_email, created_at, object)
 	SELECT $1, $2, $3, pos, 1, $4, $5, $6, $7 FROM p),
-labels AS (INSERT INTO lab_labels (uid, key, value) SELECT $1, key, value FROM jsonb_each_text($8::jsonb)),
+labels AS (INSERT INTO lab_labels (uid, key, value, namespace, name) SELECT $1, key, value, $2, $3 FROM jsonb_each_text($8::jsonb)),
 event AS (INSERT INTO outbox (position, event_type, uid, namespace, name, resource_version, object, message, created_at)
 	SELECT pos, $9, $1, $2, $3, pos, $7, '', $6 FROM p)
 SELECT pos FROM p`
@@ -168,10 +166,8 @@ func (tx *Tx) insertLabRows(ctx context.Context, l *api.LabInstanceRequest, obj 
 	if err != nil {
 		return 0, err
 	}
-	for _, k := range slices.Sorted(maps.Keys(l.Metadata.Labels)) {
-		if _, err := tx.execSQL(ctx, "INSERT INTO lab_labels (uid, key, value) VALUES (?, ?, ?)", l.Metadata.UID, k, l.Metadata.Labels[k]); err != nil {
-			return 0, fmt.Errorf("write labels: %w", err)
-		}
+	if err := tx.writeLabels(ctx, l, nil); err != nil {
+		return 0, err
 	}
 	l.Metadata.ResourceVersion = pos
 	return pos, tx.insertEventObject(ctx, l, obj, api.EventCreated, "")
