@@ -34,7 +34,7 @@ func newControlPlane(cfg Config, db *store.DB, m *metrics.Metrics) (*controlPlan
 	}
 	cp := &controlPlane{engine: engine}
 	cp.ctrl = reconcile.New(reconcile.Config{
-		Store: db, Engine: m.Engine(engine), Workers: cfg.Workers, AccessHost: cfg.AccessHost, Observer: m,
+		Store: db, Engine: m.Engine(engine), Workers: cfg.Workers, StartConcurrency: cfg.StartConcurrency, AccessHost: cfg.AccessHost, Observer: m,
 		Capacity:         workload.Resources{MilliCPU: cfg.CapacityCPU, MemoryBytes: cfg.CapacityMemory},
 		ProvisionTimeout: cfg.ProvisionTimeout, StopTimeout: cfg.StopTimeout,
 		ProbeInterval: cfg.ProbeInterval, ResyncPeriod: cfg.ResyncPeriod,

@@ -45,9 +45,12 @@ type Config struct {
 	PublishIP string
 	// CapacityCPU (millicores) and CapacityMemory (bytes) are what labs
 	// may reserve in total; 0 = the engine's.
-	CapacityCPU      int64
-	CapacityMemory   int64
-	Workers          int
+	CapacityCPU    int64
+	CapacityMemory int64
+	Workers        int
+	// StartConcurrency bounds the lab workloads starting at once (default
+	// reconcile.DefaultStartConcurrency).
+	StartConcurrency int
 	ProvisionTimeout time.Duration
 	StopTimeout      time.Duration
 	ProbeInterval    time.Duration

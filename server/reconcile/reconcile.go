@@ -235,7 +235,10 @@ func specHash(s workload.Spec) string {
 // image that cannot be had) fails the lab; other errors are retried with
 // backoff until the provisioning timeout.
 func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
-	st, err := c.cfg.Engine.Ensure(ctx, c.workloadSpec(lab))
+	st, done, err := c.ensure(ctx, lab)
+	if !done {
+		return Result{}, nil // the start's end queues the lab again
+	}
 	if f := workload.Permanent(err); f != nil {
 		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: f.Reason, message: err.Error()}, nil, now)
 	}

@@ -29,7 +29,8 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{Config: server.Config{DatabaseURL: "", InstanceID: host, Listen: "127.0.0.1:8000", ShutdownTimeout: 30 * time.Second,
 		Controller: true, AccessHost: "localhost", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
 		ProbeInterval: 10 * time.Second, ResyncPeriod: 5 * time.Minute, OutboxRetention: 24 * time.Hour,
-		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second},
+		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		StartConcurrency: 16},
 		LogFormat: "text", LogLevel: slog.LevelInfo}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
@@ -68,6 +69,7 @@ func TestConfigPrecedence(t *testing.T) {
 		"insecure-no-auth":  {"false", "true"},
 		"cloudevents-sink":  {"https://hooks.flag.edu/labs", "http://a.env.edu/x,http://b.env.edu/y"},
 		"pprof-listen":      {"6061", "127.0.0.1:6062"},
+		"start-concurrency": {"5", "7"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -97,7 +99,7 @@ func TestConfigPrecedence(t *testing.T) {
 	fromEnv.APITokens = nil
 	want.APITokenFile, want.InsecureNoAuth = values["api-token-file"][1], true
 	want.CloudEventsSinks = []string{"http://a.env.edu/x", "http://b.env.edu/y"}
-	want.PprofListen = "127.0.0.1:6062"
+	want.PprofListen, want.StartConcurrency = "127.0.0.1:6062", 7
 	if !reflect.DeepEqual(fromEnv, want) {
 		t.Fatalf("from env %+v, want %+v", fromEnv, want)
 	}
@@ -119,7 +121,7 @@ func TestConfigPrecedence(t *testing.T) {
 	fromFlags.APITokens = nil
 	want.APITokenFile, want.MetricsAuth = values["api-token-file"][0], true
 	want.CloudEventsSinks = []string{"https://hooks.flag.edu/labs"}
-	want.PprofListen = "127.0.0.1:6061"
+	want.PprofListen, want.StartConcurrency = "127.0.0.1:6061", 5
 	if !reflect.DeepEqual(fromFlags, want) {
 		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
 	}

@@ -6,8 +6,21 @@ import (
 	"strconv"
 )
 
-// perfSettings expose labd's own profiles (server/pprof.go).
+// perfSettings tune throughput and expose labd's own profiles
+// (server/pprof.go).
 var perfSettings = []setting{
+	{
+		Flag: "start-concurrency", Env: "LAB_START_CONCURRENCY", Default: "16",
+		Usage: "lab workloads started at once (create and start), apart from --workers, which decide",
+		apply: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 256 {
+				return fmt.Errorf("must be a number from 1 to 256")
+			}
+			c.StartConcurrency = n
+			return nil
+		},
+	},
 	{
 		Flag: "pprof-listen", Env: "LAB_PPROF_LISTEN", Default: "",
 		Usage: `serve Go's /debug/pprof/ profiles on this address ("" = off); a bare port or ":PORT" binds 127.0.0.1. Profiles show internals: keep them on loopback or behind a firewall`,
