@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.labd, "labd", "bin/labd", "labd binary to measure")
 	fs.StringVar(&o.provider, "provider", "bin/terraform-provider-lab", "provider binary for the terraform scenario")
 	fs.StringVar(&o.terraform, "terraform", os.Getenv("TF_ACC_TERRAFORM_PATH"), "terraform binary (default $TF_ACC_TERRAFORM_PATH, then terraform on PATH)")
-	fs.StringVar(&o.adminURL, "database-url", os.Getenv("LAB_TEST_DATABASE_URL"), "admin PostgreSQL URL (CREATE DATABASE); default $LAB_TEST_DATABASE_URL")
+	fs.StringVar(&o.adminURL, "database-url", os.Getenv("LAB_TEST_DATABASE_URL"), "admin PostgreSQL URL (a role that may create databases); default $LAB_TEST_DATABASE_URL")
 	fs.StringVar(&o.pgbin, "pg-bin", "/usr/lib/postgresql/15/bin", "directory of pgbench, createdb and dropdb")
 	fs.StringVar(&o.image, "image", envOr("LAB_TEST_IMAGE", "labrm/busybox:test"), "image every lab and direct start runs")
 	fs.StringVar(&o.dockerHost, "docker-host", envOr("DOCKER_HOST", "unix:///var/run/docker.sock"), "Docker engine")
