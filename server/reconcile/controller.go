@@ -271,19 +271,19 @@ func (c *Controller) every(ctx context.Context, d time.Duration, fn func() error
 // enqueueAll queues every lab: the resync that catches anything a lost
 // event or a crash made the controller miss.
 func (c *Controller) enqueueAll(ctx context.Context, q *Queue) error {
-	opts := store.ListOptions{Limit: store.MaxListLimit}
+	var after api.Key
 	for {
-		list, err := c.cfg.Store.ListLabs(ctx, opts)
+		keys, err := c.cfg.Store.ListKeys(ctx, after, store.MaxListLimit)
 		if err != nil {
 			return fmt.Errorf("resync: %w", err)
 		}
-		for i := range list.Items {
-			q.Add(list.Items[i].Key())
+		for _, k := range keys {
+			q.Add(k)
 		}
-		if list.Metadata.Continue == "" {
+		if len(keys) < store.MaxListLimit {
 			return nil
 		}
-		opts.Continue = list.Metadata.Continue
+		after = keys[len(keys)-1]
 	}
 }
 
