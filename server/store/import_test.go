@@ -33,6 +33,10 @@ func TestImportLabs(t *testing.T) {
 	if err != nil || len(list.Items) != 2 || list.Items[0].Metadata.Name != "imp-0" || list.Items[1].Metadata.Name != "imp-2" {
 		t.Fatalf("course=c0: %+v, %v", list, err)
 	}
+	// The page's own statement carries the list's position.
+	if list.Metadata.ResourceVersion <= 0 {
+		t.Fatalf("list resource_version %d", list.Metadata.ResourceVersion)
+	}
 	if got := list.Items[1]; got.Status.Phase != api.PhaseRunning || got.Metadata.ResourceVersion == 0 || got.Metadata.UID == "" {
 		t.Fatalf("imported lab %+v", got)
 	}

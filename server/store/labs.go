@@ -32,6 +32,9 @@ type labRow struct {
 	Deleting        bool
 	CreatedAt       time.Time
 	Object          string
+	// ListPosition is read by list queries on PostgreSQL: the list's
+	// position, from the page's own statement (one round trip fewer).
+	ListPosition int64 `gorm:"column:list_position;->"`
 }
 
 func (labRow) TableName() string { return "lab_instances" }
@@ -187,8 +190,10 @@ func (tx *Tx) ListLabs(ctx context.Context, opts ListOptions) (*api.LabInstanceR
 		}
 		list.Items = append(list.Items, *l)
 	}
-	rv, err := tx.listPosition(ctx)
-	if err != nil {
+	rv := int64(0)
+	if tx.db.postgres && len(rows) > 0 {
+		rv = rows[0].ListPosition
+	} else if rv, err = tx.listPosition(ctx); err != nil {
 		return nil, err
 	}
 	list.Metadata.ResourceVersion = rv
@@ -203,10 +208,17 @@ func (tx *Tx) ListLabs(ctx context.Context, opts ListOptions) (*api.LabInstanceR
 // however many labs have the label. Further labels are probed per lab.
 func (tx *Tx) listQuery(ctx context.Context, opts ListOptions, limit int) (*gorm.DB, error) {
 	q := tx.g.WithContext(ctx).Model(&labRow{})
+	// On PostgreSQL the page carries the list's position, computed once
+	// (an InitPlan) in the page's snapshot.
+	position := ""
+	if tx.db.postgres {
+		position = ", (SELECT lab_horizon() - 1) AS list_position"
+	}
+	q = q.Select("lab_instances.*" + position)
 	col := func(c string) string { return c }
 	keys := slices.Sorted(maps.Keys(opts.LabelSelector))
 	if len(keys) > 0 {
-		q = q.Table("lab_labels AS ll").Select("li.*").Joins("JOIN lab_instances li ON li.uid = ll.uid").
+		q = q.Table("lab_labels AS ll").Select("li.*"+position).Joins("JOIN lab_instances li ON li.uid = ll.uid").
 			Where("ll.key = ? AND ll.value = ?", keys[0], opts.LabelSelector[keys[0]])
 		col = func(c string) string {
 			if c == "namespace" || c == "name" {
