@@ -163,7 +163,24 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 		delete(x.Metadata.Annotations, api.AnnotationStartRequested)
 		return nil
 	})
+	if err == nil {
+		c.wakeNext(view, lab)
+	}
 	return Result{Requeue: true}, err
+}
+
+// wakeNext queues the lab after lab in the waiting order: it may have been
+// told to wait because lab was ahead of it, and would otherwise look again
+// only after WaitRecheck, with capacity free. (A stopgap: the admission
+// ledger replaces this whole path.)
+func (c *Controller) wakeNext(view capacityView, lab *api.LabInstanceRequest) {
+	c.mu.Lock()
+	q := c.queue
+	c.mu.Unlock()
+	i := slices.IndexFunc(view.Waiting, func(w *api.LabInstanceRequest) bool { return w.Metadata.UID == lab.Metadata.UID })
+	if q != nil && i >= 0 && i+1 < len(view.Waiting) {
+		q.Add(view.Waiting[i+1].Key())
+	}
 }
 
 // capacityView reads the labs that hold or wait for an allocation.
