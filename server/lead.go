@@ -43,7 +43,7 @@ func newControlPlane(ctx context.Context, cfg Config, db *store.DB, m *metrics.M
 	}()
 	cp := &controlPlane{engine: eng}
 	cp.ctrl = reconcile.New(reconcile.Config{
-		Store: db, Engine: m.Engine(eng.Engine), Workers: cfg.Workers, AccessHost: hostOnly(cfg.AccessHost), Observer: m,
+		Store: db, Engine: m.Engine(eng.Engine), Workers: cfg.Workers, StartConcurrency: cfg.StartConcurrency, AccessHost: hostOnly(cfg.AccessHost), Observer: m,
 		AccessURL:        accessURL,
 		Capacity:         workload.Resources{MilliCPU: cfg.CapacityCPU, MemoryBytes: cfg.CapacityMemory},
 		ProvisionTimeout: cfg.ProvisionTimeout, StopTimeout: cfg.StopTimeout,

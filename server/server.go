@@ -82,9 +82,12 @@ type Config struct {
 	// CapacityCPU (millicores) and CapacityMemory (bytes) are what labs
 	// may reserve in total; 0 = the engine's (a Docker host's CPUs and
 	// memory; a cluster's usable nodes' allocatable).
-	CapacityCPU      int64
-	CapacityMemory   int64
-	Workers          int
+	CapacityCPU    int64
+	CapacityMemory int64
+	Workers        int
+	// StartConcurrency bounds the lab workloads starting at once (default
+	// reconcile.DefaultStartConcurrency).
+	StartConcurrency int
 	ProvisionTimeout time.Duration
 	StopTimeout      time.Duration
 	ProbeInterval    time.Duration
@@ -110,6 +113,10 @@ type Config struct {
 	// every lab's image file system read-only.
 	LabRunAsUser              *int64
 	LabReadOnlyRootFilesystem bool
+	// PprofListen, when set, serves Go's /debug/pprof/ profiles on this
+	// address (its own listener, without authentication: keep it on
+	// loopback).
+	PprofListen string
 
 	// Version is reported by /api/status/health and in CloudEvents.
 	Version string
@@ -179,6 +186,7 @@ type Server struct {
 	gw   *gateway.Gateway
 	cp   *controlPlane // nil without Config.Controller
 	cert *certificate  // nil without TLS
+	prof *profiler     // nil without Config.PprofListen
 	// The listeners and their servers: the API and gateway's, and the
 	// gateway's own with Config.GatewayListen.
 	http  *http.Server
@@ -277,6 +285,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.gln != nil {
 		s.ghttp = s.httpServer(s.gw)
 	}
+	if cfg.PprofListen != "" {
+		if s.prof, err = newProfiler(cfg.PprofListen, log.With("component", "pprof")); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -358,6 +371,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.ghttp != nil {
 		servers = append(servers, s.ghttp)
 		go func() { serveErr <- s.serve(s.ghttp, s.gln) }()
+	}
+	if s.prof != nil {
+		pctx, stopProf := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopProf()
+		go s.prof.run(pctx)
 	}
 	// The gateway's activity writer stops after the HTTP servers drained,
 	// and writes what it saw once more.

@@ -1,10 +1,9 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"math"
-	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -41,32 +40,64 @@ const (
 	defaultRequestBytes    = 256 << 20 // DefaultRequestMemory
 )
 
-var cpuRe = regexp.MustCompile(`^([0-9]+(\.[0-9]{1,3})?|\.[0-9]{1,3}|[0-9]+m)$`)
+// Quantities are parsed by hand: a create parses its CPU and memory
+// amounts several times (limits, requests, defaults), and a regular
+// expression plus big.Rat per parse was a tenth of labd's CPU per create.
+// The grammar is that of the messages below.
 
-// ParseCPU parses a CPU amount ("0.5", "2", "500m") into millicores.
+const cpuSyntax = "must be a number of cores like \"0.5\" or \"2\", or millicores like \"500m\""
+
+// ParseCPU parses a CPU amount ("0.5", "2", "500m") into millicores:
+// digits with up to three decimals (".5" too), or whole millicores.
 func ParseCPU(s string) (int64, error) {
-	if !cpuRe.MatchString(s) {
-		return 0, fmt.Errorf("must be a number of cores like \"0.5\" or \"2\", or millicores like \"500m\"")
-	}
 	if m, ok := strings.CutSuffix(s, "m"); ok {
+		if !allDigits(m) {
+			return 0, errors.New(cpuSyntax)
+		}
 		v, err := strconv.ParseInt(m, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("too large")
 		}
 		return v, nil
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return 0, fmt.Errorf("not a number")
+	whole, frac, dot := strings.Cut(s, ".")
+	if (whole == "" && !dot) || (whole != "" && !allDigits(whole)) || (dot && (len(frac) < 1 || len(frac) > 3 || !allDigits(frac))) {
+		return 0, errors.New(cpuSyntax)
 	}
-	r.Mul(r, big.NewRat(1000, 1))
-	if !r.IsInt() || r.Num().BitLen() > 62 {
+	const limit = 1 << 62 // millicores must fit in 62 bits
+	var v int64
+	for _, c := range whole {
+		if v > (limit-1)/10 {
+			return 0, fmt.Errorf("too large")
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if v > (limit-1)/1000 {
 		return 0, fmt.Errorf("too large")
 	}
-	return r.Num().Int64(), nil
+	v *= 1000
+	scale := int64(100)
+	for _, c := range frac {
+		v += int64(c-'0') * scale
+		scale /= 10
+	}
+	if v >= limit {
+		return 0, fmt.Errorf("too large")
+	}
+	return v, nil
 }
 
-var memRe = regexp.MustCompile(`^([0-9]+)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$`)
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// memSuffixes are tried longest first.
+var memSuffixes = []string{"Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T"}
 
 var memUnits = map[string]int64{
 	"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
@@ -75,16 +106,21 @@ var memUnits = map[string]int64{
 
 // ParseMemory parses a memory amount ("512Mi", "2Gi", "1000000") into bytes.
 func ParseMemory(s string) (int64, error) {
-	m := memRe.FindStringSubmatch(s)
-	if m == nil {
+	digits, unit := s, ""
+	for _, u := range memSuffixes {
+		if d, ok := strings.CutSuffix(s, u); ok {
+			digits, unit = d, u
+			break
+		}
+	}
+	if !allDigits(digits) {
 		return 0, fmt.Errorf("must be a whole number of bytes with an optional suffix Ki, Mi, Gi, Ti (or k, M, G, T), like \"512Mi\"")
 	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	unit := memUnits[m[2]]
-	if err != nil || n > math.MaxInt64/unit {
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n > math.MaxInt64/memUnits[unit] {
 		return 0, fmt.Errorf("too large")
 	}
-	return n * unit, nil
+	return n * memUnits[unit], nil
 }
 
 // FormatCPU renders millicores the way users write them ("500m", "2").

@@ -82,9 +82,10 @@ func (r *Engine) Ensure(ctx context.Context, spec workload.Spec) (workload.Statu
 				return workload.Status{}, err
 			}
 			r.log.Info("created container", "container", spec.Name, "id", short(id), "image", spec.Image)
-			if st, err = r.Inspect(ctx, id); err != nil {
-				return workload.Status{}, err
-			}
+			// Just created: start it without asking the engine what it
+			// knows already (one call fewer per start; the inspect after
+			// the start reports the rest).
+			st = workload.Status{ID: id, Name: spec.Name, Detail: container.StateCreated}
 		case err != nil:
 			return workload.Status{}, err
 		case st.Detail == container.StateRemoving:

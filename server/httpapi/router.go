@@ -91,7 +91,12 @@ func (w withHead) GET(path string, h ...gin.HandlerFunc) gin.IRoutes {
 const (
 	headerRequestID = "X-Request-Id"
 	ctxLogger       = "httpapi.logger"
+	ctxRequestID    = "httpapi.request_id"
 )
+
+// slowRequest is how long a request may take before its access log line
+// is logged at info level rather than debug.
+const slowRequest = time.Second
 
 // requestIDRe is what a client-sent request id may look like; anything
 // else is replaced, so that ids are safe to log and echo.
@@ -105,36 +110,57 @@ func (s *Server) requestID(c *gin.Context) {
 		id = uuid.NewString()
 	}
 	c.Header(headerRequestID, id)
-	c.Set(ctxLogger, s.log.With("request_id", id))
+	c.Set(ctxRequestID, id)
 	c.Next()
 }
 
-// logger is the request's logger.
+// logger is the request's logger, with its request id. It is made on
+// first use: most requests log nothing.
 func (s *Server) logger(c *gin.Context) *slog.Logger {
 	if v, ok := c.Get(ctxLogger); ok {
 		return v.(*slog.Logger)
 	}
-	return s.log
+	l := s.log
+	if id := c.GetString(ctxRequestID); id != "" {
+		l = l.With("request_id", id)
+		c.Set(ctxLogger, l)
+	}
+	return l
 }
 
-// accessLog logs one line per request. Probes log at debug level, so that
-// they do not drown the rest. The query is left out: it may hold e-mail
-// addresses.
+// accessLog logs one line per request: at debug level, unless it failed
+// (5xx: warn) or was slow (info). A line per request at info level cost a
+// tenth of labd's CPU per create (labbench's creates profile); what every
+// request did is counted in the request metrics (observe), which see them
+// all. The query is left out: it may hold e-mail addresses.
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	level := slog.LevelInfo
-	if strings.HasPrefix(c.Request.URL.Path, "/api/status/") && c.Writer.Status() < 500 {
-		level = slog.LevelDebug
+	d := time.Since(start)
+	level := slog.LevelDebug
+	switch {
+	case c.Writer.Status() >= 500:
+		level = slog.LevelWarn
+	case d >= slowRequest && !strings.HasPrefix(c.Request.URL.Path, "/api/status/") && !isWatch(c):
+		level = slog.LevelInfo
+	}
+	if !s.log.Enabled(c.Request.Context(), level) {
+		return
 	}
 	s.logger(c).Log(c.Request.Context(), level, "request",
 		"method", c.Request.Method,
 		"path", c.Request.URL.Path,
 		"status", c.Writer.Status(),
 		"bytes", max(c.Writer.Size(), 0),
-		"duration", time.Since(start),
+		"duration", d,
 		"remote", c.ClientIP(),
 	)
+}
+
+// isWatch tells a watch stream, which is long by design.
+func isWatch(c *gin.Context) bool {
+	w := c.Query("watch")
+	return w != "" && w != "false" && w != "0"
 }
 
 // observe reports each request to the metrics, by route template.

@@ -9,7 +9,7 @@
 // to try for the lock, how long to trust a failing heartbeat, and what to
 // do when leadership ends:
 //
-//	standby --TryLock ok, StartTerm--> leader
+//	standby --Lock granted, StartTerm--> leader
 //	leader  --ctx done--> stop work, Unlock, return
 //	leader  --lock lost, renew deadline passed, work failed or fenced-->
 //	        stop work, Unlock, close the session, wait a lease, standby
@@ -32,10 +32,22 @@
 //     lock session (freeing the lock if the server still has it) and goes
 //     back to standby. It is shorter than the lease so that the old leader
 //     stops before the server can hand the lock to someone else.
-//   - retry_period (2s): how often the leader heartbeats and a standby
-//     tries to take the lock. A released lock (graceful shutdown) is taken
-//     within one retry_period; a crashed leader's session dies with its
-//     TCP connection, usually at once.
+//   - retry_period (2s): how often the leader heartbeats. A standby does not
+//     poll: it waits in the server's queue for the lock (a blocking
+//     pg_advisory_lock on its lock session, store.LockSession.Lock), which
+//     the server grants the moment the holder releases it (graceful
+//     shutdown) or its session ends (a crashed leader's connection closes;
+//     a silent one's idle_session_timeout fires). A session running a
+//     query is not idle, so waiting does not count against the standby's
+//     own idle_session_timeout. Each wait is bounded by a lease so that a
+//     dead standby connection is noticed; shutting down cancels it.
+//
+// Fencing is unchanged by how fast a standby takes the lock: its term
+// starts with StartTerm, which waits for every write still holding the
+// old epoch FOR SHARE, and a deposed leader's later writes are refused. A
+// standby whose process is frozen while it waits can be granted the lock
+// without knowing; its session then idles and the server ends it after a
+// lease, which frees the lock for the next standby.
 //
 // client-go's rule lease > renew > 1.2 × retry is enforced.
 //

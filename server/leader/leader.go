@@ -171,8 +171,8 @@ func (e *Elector) leadAlone(ctx context.Context) error {
 	return errors.New("leader work ended")
 }
 
-// campaign holds one lock session: it tries for the lock every retry
-// period and, once it has it, leads until the session or the work fails.
+// campaign holds one lock session: it waits for the lock and, once it has
+// it, leads until the session or the work fails.
 // led reports whether it led.
 func (e *Elector) campaign(ctx context.Context) (led bool, err error) {
 	s, err := e.openSession(ctx)
@@ -180,18 +180,20 @@ func (e *Elector) campaign(ctx context.Context) (led bool, err error) {
 		return false, err
 	}
 	defer s.Close(context.Background())
+	// Wait in the server's lock queue: it grants the lock the moment the
+	// holder releases it or its session ends, rather than at a standby's
+	// next try. Each wait is bounded (LockWait) so that a dead connection
+	// is noticed; shutting down cancels it.
 	for {
-		qctx, cancel := context.WithTimeout(ctx, e.cfg.RetryPeriod)
-		got, err := s.TryLock(qctx)
-		cancel()
+		got, err := s.Lock(ctx)
+		if ctx.Err() != nil {
+			return false, nil
+		}
 		if err != nil {
 			return false, err
 		}
 		if got {
 			break
-		}
-		if wait.Sleep(ctx, e.cfg.RetryPeriod) != nil {
-			return false, nil
 		}
 	}
 	err = e.lead(ctx, s)
@@ -216,6 +218,7 @@ func (e *Elector) openSession(ctx context.Context) (*store.LockSession, error) {
 		Identity:    e.cfg.Identity,
 		IdleTimeout: e.cfg.LeaseDuration,
 		Keepalive:   e.cfg.RetryPeriod,
+		LockWait:    e.cfg.LeaseDuration,
 	})
 }
 

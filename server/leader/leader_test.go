@@ -50,23 +50,27 @@ func (r *replica) isLeading() bool {
 
 func startReplica(t *testing.T, db *store.DB, id string) *replica {
 	t.Helper()
+	return startReplicaConfig(t, db, leader.Config{Identity: id, LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond})
+}
+
+// startReplicaConfig runs an elector with cfg whose work records its terms.
+func startReplicaConfig(t *testing.T, db *store.DB, cfg leader.Config) *replica {
+	t.Helper()
 	r := &replica{done: make(chan struct{})}
 	var err error
-	r.e, err = leader.New(db, leader.Config{
-		Identity: id, LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
-		Lead: func(ctx context.Context, term store.Term) error {
-			r.mu.Lock()
-			r.leading = true
-			r.terms = append(r.terms, term)
-			r.mu.Unlock()
-			<-ctx.Done()
-			r.mu.Lock()
-			r.leading = false
-			r.stopped++
-			r.mu.Unlock()
-			return nil
-		},
-	})
+	cfg.Lead = func(ctx context.Context, term store.Term) error {
+		r.mu.Lock()
+		r.leading = true
+		r.terms = append(r.terms, term)
+		r.mu.Unlock()
+		<-ctx.Done()
+		r.mu.Lock()
+		r.leading = false
+		r.stopped++
+		r.mu.Unlock()
+		return nil
+	}
+	r.e, err = leader.New(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

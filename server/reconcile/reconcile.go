@@ -351,7 +351,10 @@ func (c *Controller) placed(ctx context.Context, lab *api.LabInstanceRequest, ac
 // is asked again after ReadyRecheck, the Ready condition saying what it
 // waits for.
 func (c *Controller) provision(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
-	st, err := c.cfg.Engine.Ensure(ctx, c.workloadSpec(lab))
+	st, done, err := c.ensure(ctx, lab)
+	if !done {
+		return Result{}, nil // the start's end queues the lab again
+	}
 	if f := workload.Permanent(err); f != nil {
 		return Result{}, c.finish(ctx, lab, api.PhaseFailed, action{reason: f.Reason, message: err.Error()}, nil, now)
 	}

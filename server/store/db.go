@@ -52,6 +52,9 @@ type DB struct {
 	notify   *broadcaster
 	conflict func()
 
+	poke         chan struct{} // a NOTIFY is due (notify.go)
+	notifierDone chan struct{}
+
 	listenOnce sync.Once
 	closeOnce  sync.Once
 	closed     chan struct{}
@@ -130,6 +133,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.postgres {
+		db.poke, db.notifierDone = make(chan struct{}, 1), make(chan struct{})
+		go db.notifier()
+	}
 	return db, nil
 }
 
@@ -169,6 +176,9 @@ func (db *DB) Close() error {
 		close(db.closed)
 		if db.listenDone != nil {
 			<-db.listenDone
+		}
+		if db.notifierDone != nil {
+			<-db.notifierDone
 		}
 		if db.sqlDB != nil {
 			err = db.sqlDB.Close()

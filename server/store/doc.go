@@ -40,12 +40,24 @@
 // every change the list missed, and possibly a few it already reflects, so
 // watch consumers must be idempotent (they are level-based anyway).
 //
+// # Write path and notifications
+//
+// A write encodes its object once, for the row and its outbox event (the
+// stored JSON has no resource_version: the columns hold it, and decoding
+// sets it from them). On PostgreSQL a create is one statement (write.go),
+// so a create outside a caller's transaction is one round trip. Readers of
+// other replicas are woken by a NOTIFY sent after the commit, one for each
+// burst of writes (notify.go): a pg_notify inside every write transaction
+// serialised commits on the notification queue's lock.
+//
 // # Leader lock
 //
 // A LockSession (DB.OpenLockSession) is a session-level advisory lock on a
 // dedicated pgx connection outside the GORM pool: a pooled connection could
 // go back to the pool still holding the lock, and database/sql reconnects
-// silently, hiding a lost lock. TryLock records the backend pid; Heartbeat
+// silently, hiding a lost lock. Lock (a bounded wait in the server's lock
+// queue, granted the moment the lock is freed) and TryLock record the
+// backend pid; Heartbeat
 // checks that the same backend answers and still holds the lock, and fails
 // with ErrLockLost otherwise. The session's idle_session_timeout and TCP
 // keepalives make the server end a silent holder's session, which frees

@@ -92,3 +92,6 @@ func BackfillAccessForTest(ctx context.Context, db *DB) error {
 		return nil
 	})
 }
+
+// ContinueToken is the continue token of a page that ended at ns/name.
+func ContinueToken(ns, name string) string { return encodeContinue(ns, name) }

@@ -32,6 +32,9 @@ type labRow struct {
 	Deleting        bool
 	CreatedAt       time.Time
 	Object          string
+	// ListPosition is read by list queries on PostgreSQL: the list's
+	// position, from the page's own statement (one round trip fewer).
+	ListPosition int64 `gorm:"column:list_position;->"`
 }
 
 func (labRow) TableName() string { return "lab_instances" }
@@ -61,45 +64,52 @@ func encodeLab(l *api.LabInstanceRequest) (string, error) {
 // in is prepared (api.PrepareCreate: server-owned fields cleared, defaults
 // filled in, validated) whoever the caller is.
 func (tx *Tx) CreateLab(ctx context.Context, in *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
+	return tx.db.createLab(ctx, tx, in)
+}
+
+// createLab is CreateLab in tx, or, with tx nil, in a transaction of its
+// own: on PostgreSQL that is one statement on the pool (createSQL).
+func (db *DB) createLab(ctx context.Context, tx *Tx, in *api.LabInstanceRequest) (*api.LabInstanceRequest, error) {
 	l := in.DeepCopy()
 	if err := api.PrepareCreate(l); err != nil {
 		return nil, err
 	}
-	now := tx.db.now().UTC().Truncate(time.Microsecond)
+	now := db.now().UTC().Truncate(time.Microsecond)
 	l.Metadata.UID = uuid.NewString()
 	l.Metadata.Generation = 1
 	l.Metadata.CreationTimestamp = &now
 	l.Metadata.DeletionTimestamp = nil
 	l.Status = api.Status{Phase: api.PhasePending}
-	pos, err := tx.pos(ctx)
+	obj, err := encodeObject(l)
 	if err != nil {
 		return nil, err
 	}
-	l.Metadata.ResourceVersion = pos
-	obj, err := encodeLab(l)
+	var pos int64
+	switch {
+	case db.postgres && tx == nil:
+		if pos, err = db.insertLab(ctx, db.sqlDB, l, obj, now); err == nil {
+			db.wake()
+		}
+	case db.postgres:
+		if pos, err = db.insertLab(ctx, tx.conn(), l, obj, now); err == nil {
+			tx.position = pos
+			tx.wroteEvent()
+		}
+	case tx == nil:
+		err = db.InTx(ctx, func(tx *Tx) error {
+			pos, err = tx.insertLabRows(ctx, l, obj, now)
+			return err
+		})
+	default:
+		pos, err = tx.insertLabRows(ctx, l, obj, now)
+	}
 	if err != nil {
-		return nil, err
-	}
-	row := labRow{
-		UID: l.Metadata.UID, Namespace: l.Metadata.Namespace, Name: l.Metadata.Name,
-		ResourceVersion: pos, Generation: 1, Phase: string(l.Status.Phase),
-		StudentEmail: strings.ToLower(l.Spec.StudentEmail), CreatedAt: now, Object: obj,
-	}
-	if err := tx.g.WithContext(ctx).Create(&row).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nil, api.Errorf(api.EALREADYEXISTS, "lab instance %s already exists", l.Key())
 		}
 		return nil, fmt.Errorf("insert lab: %w", err)
 	}
-	if err := tx.writeLabels(ctx, l.Metadata.UID, nil, l.Metadata.Labels); err != nil {
-		return nil, err
-	}
-	if err := tx.insertAccess(ctx, l.Metadata.UID); err != nil {
-		return nil, err
-	}
-	if err := tx.insertEvent(ctx, l, api.EventCreated, ""); err != nil {
-		return nil, err
-	}
+	l.Metadata.ResourceVersion = pos
 	return l, nil
 }
 
@@ -113,15 +123,17 @@ func (tx *Tx) GetLab(ctx context.Context, key api.Key) (*api.LabInstanceRequest,
 }
 
 func (tx *Tx) getRow(ctx context.Context, key api.Key) (*labRow, error) {
-	var rows []labRow
-	err := tx.g.WithContext(ctx).Where("namespace = ? AND name = ?", key.Namespace, key.Name).Limit(1).Find(&rows).Error
+	var r labRow
+	err := tx.conn().QueryRowContext(ctx, tx.db.rebind(`SELECT uid, namespace, name, resource_version, generation, phase, student_email, deleting, created_at, object
+		FROM lab_instances WHERE namespace = ? AND name = ?`), key.Namespace, key.Name).
+		Scan(&r.UID, &r.Namespace, &r.Name, &r.ResourceVersion, &r.Generation, &r.Phase, &r.StudentEmail, &r.Deleting, &r.CreatedAt, &r.Object)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, api.Errorf(api.ENOTFOUND, "lab instance %s not found", key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get lab: %w", err)
 	}
-	if len(rows) == 0 {
-		return nil, api.Errorf(api.ENOTFOUND, "lab instance %s not found", key)
-	}
-	return &rows[0], nil
+	return &r, nil
 }
 
 // continueToken is the keyset position after which the next page starts.
@@ -178,8 +190,10 @@ func (tx *Tx) ListLabs(ctx context.Context, opts ListOptions) (*api.LabInstanceR
 		}
 		list.Items = append(list.Items, *l)
 	}
-	rv, err := tx.listPosition(ctx)
-	if err != nil {
+	rv := int64(0)
+	if tx.db.postgres && len(rows) > 0 {
+		rv = rows[0].ListPosition
+	} else if rv, err = tx.listPosition(ctx); err != nil {
 		return nil, err
 	}
 	list.Metadata.ResourceVersion = rv
@@ -187,29 +201,59 @@ func (tx *Tx) ListLabs(ctx context.Context, opts ListOptions) (*api.LabInstanceR
 }
 
 // listQuery builds a page query: every filter has an index, and keyset
-// pagination on (namespace, name) follows the unique index.
+// pagination on (namespace, name) follows the unique index. A label
+// selector is driven from lab_labels, whose index on (key, value,
+// namespace, name) gives the labs with the first label in page order
+// (migration 0003): a page reads about as many entries as it returns,
+// however many labs have the label. Further labels are probed per lab.
 func (tx *Tx) listQuery(ctx context.Context, opts ListOptions, limit int) (*gorm.DB, error) {
 	q := tx.g.WithContext(ctx).Model(&labRow{})
+	// On PostgreSQL the page carries the list's position, computed once
+	// (an InitPlan) in the page's snapshot.
+	position := ""
+	if tx.db.postgres {
+		position = ", (SELECT lab_horizon() - 1) AS list_position"
+	}
+	q = q.Select("lab_instances.*" + position)
+	col := func(c string) string { return c }
+	keys := slices.Sorted(maps.Keys(opts.LabelSelector))
+	if len(keys) > 0 {
+		q = q.Table("lab_labels AS ll").Select("li.*"+position).Joins("JOIN lab_instances li ON li.uid = ll.uid").
+			Where("ll.key = ? AND ll.value = ?", keys[0], opts.LabelSelector[keys[0]])
+		col = func(c string) string {
+			if c == "namespace" || c == "name" {
+				return "ll." + c // the driving index's copy
+			}
+			return "li." + c
+		}
+	}
 	if opts.Namespace != "" {
-		q = q.Where("namespace = ?", opts.Namespace)
+		q = q.Where(col("namespace")+" = ?", opts.Namespace)
 	}
 	if opts.Phase != "" {
-		q = q.Where("phase = ?", string(opts.Phase))
+		q = q.Where(col("phase")+" = ?", string(opts.Phase))
 	}
 	if opts.StudentEmail != "" {
-		q = q.Where("student_email = ?", strings.ToLower(opts.StudentEmail))
+		q = q.Where(col("student_email")+" = ?", strings.ToLower(opts.StudentEmail))
 	}
-	for _, k := range slices.Sorted(maps.Keys(opts.LabelSelector)) {
-		q = q.Where("EXISTS (SELECT 1 FROM lab_labels ll WHERE ll.uid = lab_instances.uid AND ll.key = ? AND ll.value = ?)", k, opts.LabelSelector[k])
+	// Further labels are probed per lab through the primary key (uid,
+	// key). A scalar subquery, not EXISTS: the planner may turn an EXISTS
+	// into a join driven from the other label, and did so with statistics
+	// a bulk load had left stale (85 ms instead of 3 at 100,000 labs); a
+	// correlated scalar subquery stays a probe of the ordered walk.
+	for _, k := range keys[min(1, len(keys)):] {
+		q = q.Where("(SELECT l2.value FROM lab_labels l2 WHERE l2.uid = "+col("uid")+" AND l2.key = ?) = ?", k, opts.LabelSelector[k])
 	}
 	if opts.Continue != "" {
 		t, err := decodeContinue(opts.Continue)
 		if err != nil {
 			return nil, err
 		}
-		q = q.Where("(namespace > ? OR (namespace = ? AND name > ?))", t.Namespace, t.Namespace, t.Name)
+		// A row comparison, which the index walks from, where an OR of
+		// comparisons would be a filter over every entry before the page.
+		q = q.Where("("+col("namespace")+", "+col("name")+") > (?, ?)", t.Namespace, t.Name)
 	}
-	return q.Order("namespace, name").Limit(limit + 1), nil
+	return q.Order(col("namespace") + ", " + col("name")).Limit(limit + 1), nil
 }
 
 // listPosition is the position a list in this transaction's snapshot
@@ -267,13 +311,14 @@ func (tx *Tx) UpdateLab(ctx context.Context, key api.Key, opts WriteOptions, mut
 	if next.Metadata.DeletionTimestamp != nil && len(next.Metadata.Finalizers) == 0 {
 		return next, tx.deleteRow(ctx, row, next, opts)
 	}
-	if err := tx.updateRow(ctx, row, next, opts); err != nil {
+	obj, err := tx.updateRow(ctx, row, next, opts)
+	if err != nil {
 		return nil, err
 	}
-	if err := tx.writeLabels(ctx, next.Metadata.UID, cur.Metadata.Labels, next.Metadata.Labels); err != nil {
+	if err := tx.writeLabels(ctx, next, cur.Metadata.Labels); err != nil {
 		return nil, err
 	}
-	if err := tx.insertEvent(ctx, next, eventType, ""); err != nil {
+	if err := tx.insertEventObject(ctx, next, obj, eventType, ""); err != nil {
 		return nil, err
 	}
 	return next, nil
@@ -361,32 +406,30 @@ func metaSpecEqual(a, b *api.LabInstanceRequest) bool {
 	return same
 }
 
-func (tx *Tx) updateRow(ctx context.Context, row *labRow, next *api.LabInstanceRequest, opts WriteOptions) error {
+// updateRow writes next over row if row's version is still the stored
+// one, and returns next as encoded for the row, for its event.
+func (tx *Tx) updateRow(ctx context.Context, row *labRow, next *api.LabInstanceRequest, opts WriteOptions) (string, error) {
 	pos, err := tx.pos(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	next.Metadata.ResourceVersion = pos
-	obj, err := encodeLab(next)
+	obj, err := encodeObject(next)
 	if err != nil {
-		return err
+		return "", err
 	}
-	res := tx.g.WithContext(ctx).Model(&labRow{}).
-		Where("uid = ? AND resource_version = ?", row.UID, row.ResourceVersion).
-		Updates(map[string]any{
-			"resource_version": pos,
-			"generation":       next.Metadata.Generation,
-			"phase":            string(next.Status.Phase),
-			"deleting":         next.Metadata.DeletionTimestamp != nil,
-			"object":           obj,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("update lab: %w", res.Error)
+	res, err := tx.execSQL(ctx, `UPDATE lab_instances SET resource_version = ?, generation = ?, phase = ?, deleting = ?, object = ?
+		WHERE uid = ? AND resource_version = ?`, pos, next.Metadata.Generation, string(next.Status.Phase),
+		next.Metadata.DeletionTimestamp != nil, obj, row.UID, row.ResourceVersion)
+	if err != nil {
+		return "", fmt.Errorf("update lab: %w", err)
 	}
-	if res.RowsAffected == 0 {
-		return tx.lostRace(ctx, row)
+	if n, err := res.RowsAffected(); err != nil {
+		return "", fmt.Errorf("update lab: %w", err)
+	} else if n == 0 {
+		return "", tx.lostRace(ctx, row)
 	}
-	return tx.checkFence(ctx, opts.Fence)
+	return obj, tx.checkFence(ctx, opts.Fence)
 }
 
 func (tx *Tx) deleteRow(ctx context.Context, row *labRow, last *api.LabInstanceRequest, opts WriteOptions) error {
@@ -455,27 +498,31 @@ func (tx *Tx) DeleteLab(ctx context.Context, key api.Key, opts WriteOptions) (*a
 	if len(next.Metadata.Finalizers) == 0 {
 		return next, true, tx.deleteRow(ctx, row, next, opts)
 	}
-	if err := tx.updateRow(ctx, row, next, opts); err != nil {
+	obj, err := tx.updateRow(ctx, row, next, opts)
+	if err != nil {
 		return nil, false, err
 	}
-	if err := tx.insertEvent(ctx, next, api.EventUpdated, "deletion requested"); err != nil {
+	if err := tx.insertEventObject(ctx, next, obj, api.EventUpdated, "deletion requested"); err != nil {
 		return nil, false, err
 	}
 	return next, false, nil
 }
 
-func (tx *Tx) writeLabels(ctx context.Context, uid string, old, labels api.StringMap) error {
+// writeLabels replaces l's label rows, which carry its namespace and name
+// for label selectors (listQuery), if its labels differ from old.
+func (tx *Tx) writeLabels(ctx context.Context, l *api.LabInstanceRequest, old api.StringMap) error {
+	labels, uid := l.Metadata.Labels, l.Metadata.UID
 	if maps.Equal(old, labels) {
 		return nil
 	}
-	g := tx.g.WithContext(ctx)
 	if old != nil {
-		if err := g.Exec("DELETE FROM lab_labels WHERE uid = ?", uid).Error; err != nil {
+		if _, err := tx.execSQL(ctx, "DELETE FROM lab_labels WHERE uid = ?", uid); err != nil {
 			return fmt.Errorf("write labels: %w", err)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		if err := g.Exec("INSERT INTO lab_labels (uid, key, value) VALUES (?, ?, ?)", uid, k, labels[k]).Error; err != nil {
+		if _, err := tx.execSQL(ctx, "INSERT INTO lab_labels (uid, key, value, namespace, name) VALUES (?, ?, ?, ?, ?)",
+			uid, k, labels[k], l.Metadata.Namespace, l.Metadata.Name); err != nil {
 			return fmt.Errorf("write labels: %w", err)
 		}
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // LockSessionConfig configures OpenLockSession.
@@ -28,6 +30,10 @@ type LockSessionConfig struct {
 	// seconds, at least one); three lost probes end the session. Zero
 	// leaves the server's settings.
 	Keepalive time.Duration
+	// LockWait bounds one Lock call's wait (the session's lock_timeout),
+	// so that a standby's session answers now and then and a dead
+	// connection is noticed. Zero means one minute.
+	LockWait time.Duration
 }
 
 // ErrLockLost means a LockSession no longer holds its lock: the session
@@ -80,6 +86,10 @@ func (db *DB) OpenLockSession(ctx context.Context, cfg LockSessionConfig) (*Lock
 	if cfg.IdleTimeout > 0 {
 		pcfg.RuntimeParams["idle_session_timeout"] = strconv.FormatInt(cfg.IdleTimeout.Milliseconds(), 10)
 	}
+	// A wait in Lock ends after LockWait, never earlier: a server-wide
+	// statement_timeout must not cut it short either.
+	pcfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(cmp.Or(cfg.LockWait, time.Minute).Milliseconds(), 10)
+	pcfg.RuntimeParams["statement_timeout"] = "0"
 	if cfg.Keepalive > 0 {
 		secs := strconv.FormatInt(int64(max(cfg.Keepalive/time.Second, 1)), 10)
 		pcfg.RuntimeParams["tcp_keepalives_idle"] = secs
@@ -113,6 +123,27 @@ func (s *LockSession) TryLock(ctx context.Context) (bool, error) {
 		s.pid = pid
 	}
 	return got, nil
+}
+
+// Lock waits for the lock and records the backend pid that took it. The
+// server grants it the moment the holder releases it or its session ends
+// (a crashed leader's connection closing, or idle_session_timeout ending a
+// silent one), so a standby waiting here takes over at once rather than at
+// its next try. A session running a query is not idle: waiting does not
+// count against idle_session_timeout. The wait ends without the lock
+// (false, nil) after the session's LockWait, so that the caller can check
+// the session and wait again; cancelling ctx ends it with ctx's error and
+// closes the connection (pgx cannot interrupt a query otherwise).
+func (s *LockSession) Lock(ctx context.Context) (bool, error) {
+	_, err := s.conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", lockClass, s.key)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "55P03" { // lock_not_available
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("wait for lock: %w", err)
+	}
+	s.pid = int32(s.conn.PgConn().PID()) // this connection's backend: it never reconnects
+	return true, nil
 }
 
 // Heartbeat checks that the session that took the lock is the one that

@@ -52,7 +52,7 @@ func (tx *Tx) pos(ctx context.Context) (int64, error) {
 		q = "SELECT lab_position()"
 	}
 	var p int64
-	if err := tx.g.WithContext(ctx).Raw(q).Scan(&p).Error; err != nil {
+	if err := tx.conn().QueryRowContext(ctx, q).Scan(&p); err != nil {
 		return 0, fmt.Errorf("assign position: %w", err)
 	}
 	if p == 0 {
@@ -65,31 +65,38 @@ func (tx *Tx) pos(ctx context.Context) (int64, error) {
 // insertEvent writes an outbox row in the caller's transaction and wakes
 // readers once the transaction commits.
 func (tx *Tx) insertEvent(ctx context.Context, l *api.LabInstanceRequest, eventType, message string) error {
+	obj, err := encodeObject(l)
+	if err != nil {
+		return err
+	}
+	return tx.insertEventObject(ctx, l, obj, eventType, message)
+}
+
+// insertEventObject is insertEvent with l already encoded (encodeObject),
+// so that a write encodes its object once for the row and the event.
+func (tx *Tx) insertEventObject(ctx context.Context, l *api.LabInstanceRequest, obj, eventType, message string) error {
 	pos, err := tx.pos(ctx)
 	if err != nil {
 		return err
 	}
-	obj, err := encodeLab(l)
+	_, err = tx.execSQL(ctx, `INSERT INTO outbox (position, event_type, uid, namespace, name, resource_version, object, message, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, pos, eventType, l.Metadata.UID, l.Metadata.Namespace, l.Metadata.Name,
+		l.Metadata.ResourceVersion, obj, message, tx.db.now().UTC())
 	if err != nil {
-		return err
-	}
-	row := eventRow{Position: pos, EventType: eventType, UID: l.Metadata.UID, Namespace: l.Metadata.Namespace,
-		Name: l.Metadata.Name, ResourceVersion: l.Metadata.ResourceVersion, Object: obj, Message: message,
-		CreatedAt: tx.db.now().UTC()}
-	if err := tx.g.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("insert outbox event: %w", err)
 	}
+	tx.wroteEvent()
+	return nil
+}
+
+// wroteEvent arranges the wake-ups of outbox readers once the transaction
+// commits: this process's at once, other replicas' through the coalescing
+// notifier (notify.go).
+func (tx *Tx) wroteEvent() {
 	if !tx.wrote {
 		tx.wrote = true
-		if tx.db.postgres {
-			// Delivered at commit, to every replica's LISTEN session.
-			if err := tx.g.WithContext(ctx).Exec("SELECT pg_notify(?, '')", notifyChannel).Error; err != nil {
-				return fmt.Errorf("notify: %w", err)
-			}
-		}
-		tx.afterCommit = append(tx.afterCommit, tx.db.notify.wake)
+		tx.afterCommit = append(tx.afterCommit, tx.db.wake)
 	}
-	return nil
 }
 
 // AppendEvent records a controller event (reconciled, finalized, ...) about

@@ -49,7 +49,7 @@ type setting struct {
 	repeatable bool
 }
 
-var settings = slices.Concat(coreSettings, runtimeSettings, controllerSettings, gatewaySettings, authSettings, eventSettings, securitySettings)
+var settings = slices.Concat(coreSettings, runtimeSettings, controllerSettings, gatewaySettings, authSettings, eventSettings, securitySettings, perfSettings)
 
 var coreSettings = []setting{
 	{

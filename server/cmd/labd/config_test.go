@@ -31,7 +31,8 @@ func TestConfigDefaults(t *testing.T) {
 		Controller: true, AccessHost: "localhost", LabNetwork: "labd-labs", PublishIP: "127.0.0.1", Workers: 4, ProvisionTimeout: 5 * time.Minute, StopTimeout: 10 * time.Second,
 		ProbeInterval: 10 * time.Second, ResyncPeriod: 5 * time.Minute, OutboxRetention: 24 * time.Hour,
 		LockName: "lab-instance-controller-leader", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-		Runtime: "docker", Kubernetes: server.KubernetesConfig{Namespace: "labs", WorkspaceSize: "1Gi", NodeLostTimeout: time.Minute, ImagePullPolicy: "IfNotPresent"}},
+		Runtime: "docker", Kubernetes: server.KubernetesConfig{Namespace: "labs", WorkspaceSize: "1Gi", NodeLostTimeout: time.Minute, ImagePullPolicy: "IfNotPresent"},
+		StartConcurrency: 16},
 		LogFormat: "text", LogLevel: slog.LevelInfo}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
@@ -88,6 +89,8 @@ func TestConfigPrecedence(t *testing.T) {
 		"kubernetes-node-selector":      {"labrm.io/pool=labs", "zone=a,disk=ssd"},
 		"kubernetes-tolerations":        {"dedicated=labs:NoSchedule", "spot,labrm.io/gpu:NoExecute"},
 		"kubernetes-image-pull-policy":  {"Always", "Never"},
+		"pprof-listen":                  {"6061", "127.0.0.1:6062"},
+		"start-concurrency":             {"5", "7"},
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(settings))
@@ -123,6 +126,7 @@ func TestConfigPrecedence(t *testing.T) {
 	want.CloudEventsSinks = []string{"http://a.env.edu/x", "http://b.env.edu/y"}
 	envUser, flagUser := int64(2002), int64(1001)
 	want.AllowedImages, want.LabRunAsUser = []string{"python:*", "registry.env.edu/labs/*"}, &envUser
+	want.PprofListen, want.StartConcurrency = "127.0.0.1:6062", 7
 	if !reflect.DeepEqual(fromEnv, want) {
 		t.Fatalf("from env %+v, want %+v", fromEnv, want)
 	}
@@ -149,6 +153,7 @@ func TestConfigPrecedence(t *testing.T) {
 	want.APITokenFile, want.MetricsAuth = values["api-token-file"][0], true
 	want.CloudEventsSinks = []string{"https://hooks.flag.edu/labs"}
 	want.AllowedImages, want.LabRunAsUser, want.LabReadOnlyRootFilesystem = []string{"registry.flag.edu/*"}, &flagUser, true
+	want.PprofListen, want.StartConcurrency = "127.0.0.1:6061", 5
 	if !reflect.DeepEqual(fromFlags, want) {
 		t.Fatalf("from flags %+v, want %+v", fromFlags, want)
 	}

@@ -82,7 +82,7 @@ var controllerSettings = []setting{
 	},
 	durationSetting("lease-duration", "LAB_LEASE_DURATION", "15s", "a silent leader loses leadership after this (its lock session's idle timeout)", func(c *Config) *time.Duration { return &c.LeaseDuration }),
 	durationSetting("renew-deadline", "LAB_RENEW_DEADLINE", "10s", "a leader whose heartbeats fail this long stops leading", func(c *Config) *time.Duration { return &c.RenewDeadline }),
-	durationSetting("retry-period", "LAB_RETRY_PERIOD", "2s", "leader heartbeat and standby retry interval", func(c *Config) *time.Duration { return &c.RetryPeriod }),
+	durationSetting("retry-period", "LAB_RETRY_PERIOD", "2s", "leader heartbeat interval (standbys wait in PostgreSQL's lock queue instead of polling)", func(c *Config) *time.Duration { return &c.RetryPeriod }),
 }
 
 func durationSetting(flag, env, def, usage string, field func(*Config) *time.Duration) setting {
