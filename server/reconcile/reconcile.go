@@ -293,15 +293,18 @@ func specHash(s workload.Spec) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// place makes the workload of an admitted PENDING lab (Ensure) and acts
-// on what the engine says at once (placement): PROVISIONING when it is
-// placed, else the Scheduled condition says what it waits for. A
-// permanent failure (an image that cannot be had) fails the lab, through
-// PROVISIONING (the engine tried to start it); other errors are retried
-// with backoff. A lab waiting for placement has no provisioning timeout:
-// it waits for capacity.
+// place makes the workload of an admitted PENDING lab (Ensure, off the
+// workers: starts.go) and acts on what the engine says (placement):
+// PROVISIONING when it is placed, else the Scheduled condition says what
+// it waits for. A permanent failure (an image that cannot be had) fails
+// the lab, through PROVISIONING (the engine tried to start it); other
+// errors are retried with backoff. A lab waiting for placement has no
+// provisioning timeout: it waits for capacity.
 func (c *Controller) place(ctx context.Context, lab *api.LabInstanceRequest, act action, now time.Time) (Result, error) {
-	st, err := c.cfg.Engine.Ensure(ctx, c.workloadSpec(lab))
+	st, done, err := c.ensure(ctx, lab)
+	if !done {
+		return Result{}, nil // the start's end queues the lab again
+	}
 	if f := workload.Permanent(err); f != nil {
 		return Result{}, c.write(ctx, lab, err.Error(), func(x *api.LabInstanceRequest) error {
 			if err := x.Transition(api.PhaseProvisioning, act.reason, act.message, now); err != nil {
