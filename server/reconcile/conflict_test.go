@@ -58,16 +58,9 @@ func TestConflictsBackOff(t *testing.T) {
 	obs := &countingObserver{n: map[string]int{}}
 	e := &memEngine{capacity: workload.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}, running: map[string]workload.Status{}}
 	ctrl := reconcile.New(reconcile.Config{Store: db, Engine: e, Observer: obs, Logger: logger(t), ResyncPeriod: time.Hour})
-	term, err := db.StartTerm(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- ctrl.Run(runCtx, term) }()
+	stop := runController(t, db, ctrl)
 	time.Sleep(3 * time.Second)
 	stop()
-	<-done
 	n := obs.count("conflict")
 	if n < 3 || n > 40 {
 		t.Fatalf("%d conflicting reconciles of %s in 3s: want a backoff (a few, growing apart), not a hot loop", n, l.Key())

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,29 @@ func logger(t *testing.T) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// runController runs ctrl under a new term of db until stop is called or
+// the test ends; stop returns Run's error, and one left unread at the
+// test's end fails it.
+func runController(t *testing.T, db *store.DB, ctrl *reconcile.Controller) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	term, err := db.StartTerm(ctx, "t")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ctrl.Run(ctx, term) }()
+	var read atomic.Bool
+	stopOnce := sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() {
+		if err := stopOnce(); err != nil && !read.Load() {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return func() error { read.Store(true); return stopOnce() }
 }
 
 // start runs a controller on a fresh PostgreSQL database and the real

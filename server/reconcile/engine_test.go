@@ -57,19 +57,7 @@ func TestCapacityFromEngine(t *testing.T) {
 	e := &memEngine{capacity: workload.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}, running: map[string]workload.Status{}}
 	ctrl := reconcile.New(reconcile.Config{Store: db, Engine: e, Capacity: workload.Resources{MilliCPU: 8000}, Logger: logger(t)})
 	ctx := context.Background()
-	term, err := db.StartTerm(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- ctrl.Run(runCtx, term) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runController(t, db, ctrl)
 	create := func(name, cpu, memory string) api.Key {
 		key := api.Key{Namespace: "default", Name: name}
 		if _, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: name, Namespace: "default"},
@@ -123,17 +111,8 @@ func TestTooLargeForEngine(t *testing.T) {
 	// would let the lab through, and the engine would refuse it.
 	ctrl := reconcile.New(reconcile.Config{Store: db, Engine: e, Capacity: workload.Resources{MilliCPU: 16000, MemoryBytes: 64 << 30}, Logger: logger(t)})
 	ctx := context.Background()
-	term, err := db.StartTerm(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- ctrl.Run(runCtx, term) }()
-	defer func() {
-		stop()
-		<-done
-	}()
+	stop := runController(t, db, ctrl)
+	defer stop()
 	big := api.Key{Namespace: "default", Name: "big"}
 	if _, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: big.Name},
 		Spec: api.Spec{LabTemplate: "img", StudentEmail: "s@u.edu", DurationMinutes: 5, ResourceLimits: &api.ResourceLimits{CPU: "8", Memory: "64Mi"}}}); err != nil {

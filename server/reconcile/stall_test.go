@@ -27,19 +27,7 @@ func TestNoStallWithManyWorkers(t *testing.T) {
 		Capacity:     workload.Resources{MilliCPU: 64000, MemoryBytes: 64 << 30},
 		ResyncPeriod: time.Hour, WaitRecheck: time.Hour, ProbeInterval: time.Hour})
 	ctx := context.Background()
-	term, err := db.StartTerm(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- ctrl.Run(runCtx, term) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runController(t, db, ctrl)
 	create := func(name, cpu string) api.Key {
 		l, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: name, Namespace: "default"},
 			Spec: api.Spec{LabTemplate: "img", StudentEmail: "s@u.edu", DurationMinutes: 60,

@@ -50,19 +50,7 @@ func TestStartsOffTheWorkers(t *testing.T) {
 			ctrl := reconcile.New(reconcile.Config{Store: db, Engine: e, Workers: 2, StartConcurrency: concurrency,
 				Capacity: workload.Resources{MilliCPU: 64000, MemoryBytes: 64 << 30}, Logger: logger(t)})
 			ctx := context.Background()
-			term, err := db.StartTerm(ctx, "t")
-			if err != nil {
-				t.Fatal(err)
-			}
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- ctrl.Run(runCtx, term) }()
-			defer func() {
-				stop()
-				if err := <-done; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			}()
+			runController(t, db, ctrl)
 			const n = 9
 			for i := range n {
 				if _, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: fmt.Sprintf("lab-%d", i), Namespace: "default"},
