@@ -58,10 +58,6 @@ const (
 	DefaultPidsLimit   = 1024
 )
 
-// maxLogBytes bounds what Logs returns (its end is kept): tail counts
-// lines, and one line can be arbitrarily long.
-const maxLogBytes = 4 << 20
-
 // Config configures the Docker engine.
 type Config struct {
 	// Host is the engine address (unix:///var/run/docker.sock,
@@ -248,7 +244,7 @@ func (r *Engine) Logs(ctx context.Context, name string, lines int) (string, erro
 	defer rc.Close()
 	// Our containers have no TTY, so the stream is multiplexed; one buffer
 	// for both keeps the order in which lines were written.
-	buf := &tailBuffer{max: maxLogBytes}
+	buf := workload.NewTail(workload.MaxLogBytes)
 	if _, err := stdcopy.StdCopy(buf, buf, rc); err != nil {
 		return "", fmt.Errorf("container logs %s: %w", name, err)
 	}
@@ -410,26 +406,4 @@ func seconds(d time.Duration) int {
 		return 0
 	}
 	return int((d + time.Second - 1) / time.Second)
-}
-
-// tailBuffer keeps the last max bytes written to it, in at most 2*max of
-// memory: a tail is about the end of the output.
-type tailBuffer struct {
-	b   []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 2*t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	if len(t.b) > t.max {
-		return string(t.b[len(t.b)-t.max:])
-	}
-	return string(t.b)
 }

@@ -26,9 +26,6 @@ const ensureAttempts = 5
 // Remove wait for the kubelet to end it and for the watch to report it.
 const settleSlack = 20 * time.Second
 
-// maxLogBytes bounds what Logs returns (its end is kept), as on Docker.
-const maxLogBytes = 4 << 20
-
 // stopPatch ends a pod without deleting it: an active deadline of one
 // second, long past for a running pod, makes the kubelet kill it (SIGTERM,
 // SIGKILL after the pod's grace period) and mark it Failed with reason
@@ -366,31 +363,9 @@ func (e *Engine) Logs(ctx context.Context, name string, lines int) (string, erro
 		return "", fmt.Errorf("pod logs %s: %w", name, err)
 	}
 	defer rc.Close()
-	buf := &tailBuffer{max: maxLogBytes}
+	buf := workload.NewTail(workload.MaxLogBytes)
 	if _, err := io.Copy(buf, rc); err != nil {
 		return "", fmt.Errorf("pod logs %s: %w", name, err)
 	}
 	return buf.String(), nil
-}
-
-// tailBuffer keeps the last max bytes written to it, in at most 2*max of
-// memory: a tail is about the end of the output.
-type tailBuffer struct {
-	b   []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 2*t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	if len(t.b) > t.max {
-		return string(t.b[len(t.b)-t.max:])
-	}
-	return string(t.b)
 }
