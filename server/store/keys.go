@@ -16,7 +16,7 @@ func (db *DB) ListKeys(ctx context.Context, after api.Key, limit int) ([]api.Key
 	rows, err := db.sqlDB.QueryContext(ctx, db.rebind(`SELECT namespace, name FROM lab_instances
 		WHERE (namespace, name) > (?, ?) ORDER BY namespace, name LIMIT ?`), after.Namespace, after.Name, max(limit, 1))
 	if err != nil {
-		return nil, fmt.Errorf("list lab keys: %w", err)
+		return nil, fmt.Errorf("list lab keys: %w", db.translate(err))
 	}
 	defer rows.Close()
 	var out []api.Key

@@ -131,7 +131,7 @@ func (tx *Tx) getRow(ctx context.Context, key api.Key) (*labRow, error) {
 		return nil, api.Errorf(api.ENOTFOUND, "lab instance %s not found", key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get lab: %w", err)
+		return nil, fmt.Errorf("get lab: %w", tx.db.translate(err))
 	}
 	return &r, nil
 }

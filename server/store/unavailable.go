@@ -23,8 +23,8 @@ import (
 // The store classifies it once, here, as api.EUNAVAILABLE (503 with
 // Retry-After at the API; "retry later" to the controller), keeping the
 // driver's error as the cause for logs. Every DB method runs through
-// inTx, which classifies what it returns; Ping and the few statements
-// outside a transaction do the same.
+// inTx, which classifies what it returns; Ping and the statements run
+// without GORM or outside a transaction (DB.translate) do the same.
 
 // UnavailableError is an availability error: Unwrap yields the
 // api.EUNAVAILABLE *api.Error (safe to show) and the driver's cause.

@@ -134,15 +134,17 @@ func (tx *Tx) execSQL(ctx context.Context, q string, args ...any) (sql.Result, e
 }
 
 // translate maps driver errors to GORM's (gorm.ErrDuplicatedKey, ...), as
-// GORM does for its own statements.
+// GORM does for its own statements, and classifies availability errors
+// (unavailable.go): the statements the store runs without GORM or outside
+// inTx go through here.
 func (db *DB) translate(err error) error {
 	if err == nil {
 		return nil
 	}
 	if t, ok := db.g.Dialector.(gorm.ErrorTranslator); ok {
-		return t.Translate(err)
+		err = t.Translate(err)
 	}
-	return err
+	return classify(err)
 }
 
 // insertLab writes a new lab's row, labels and created event. On
