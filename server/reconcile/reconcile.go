@@ -34,6 +34,12 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 	if led := c.ledger.Load(); led != nil {
 		c.wake(led.observe(lab, false, c.cfg.Now(), fromRead))
 	}
+	if c.starting(lab.Metadata.UID) {
+		// One engine operation at a time per lab: a removal or a stop
+		// now could run before the start's create and leave its workload
+		// behind. The start's end queues the lab again.
+		return Result{}, nil
+	}
 	var ctr *workload.Status
 	if lab.Status.Phase != api.PhasePending || lab.Metadata.DeletionTimestamp != nil || admitted(lab) {
 		st, err := c.cfg.Engine.Inspect(ctx, workload.Name(lab.Metadata.UID))

@@ -83,6 +83,22 @@ func (s *starter) begin(e Engine, key api.Key, uid string, spec workload.Spec, d
 	}()
 }
 
+// busy reports whether a start of uid is in flight.
+func (s *starter) busy(uid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflight[uid]
+}
+
+// starting reports whether the term's starter is starting the workload of
+// the lab with uid.
+func (c *Controller) starting(uid string) bool {
+	c.mu.Lock()
+	s := c.starts
+	c.mu.Unlock()
+	return s != nil && s.busy(uid)
+}
+
 // wait waits for the starts in flight.
 func (s *starter) wait() { s.wg.Wait() }
 

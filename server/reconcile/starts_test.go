@@ -10,6 +10,7 @@ import (
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/reconcile"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
+	"github.com/labrm/terraform-provider-lab/server/store"
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
@@ -76,5 +77,45 @@ func TestStartsOffTheWorkers(t *testing.T) {
 				t.Fatalf("failed start: %+v, %v", l.Status, err)
 			}
 		})
+	}
+}
+
+// TestDeleteDuringStart: a lab deleted while its workload is being
+// started keeps its finalizer until the start ended, and the finalizer
+// removes what the start made: no workload is left behind.
+func TestDeleteDuringStart(t *testing.T) {
+	t.Parallel()
+	db := servertest.OpenStore(t, servertest.SQLite)
+	e := &slowEngine{memEngine: memEngine{running: map[string]workload.Status{}}, delay: time.Second}
+	ctrl := reconcile.New(reconcile.Config{Store: db, Engine: e,
+		Capacity: workload.Resources{MilliCPU: 64000, MemoryBytes: 64 << 30}, Logger: logger(t)})
+	ctx := context.Background()
+	runController(t, db, ctrl)
+	key := api.Key{Namespace: "default", Name: "gone"}
+	if _, err := db.CreateLab(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
+		Spec: api.Spec{LabTemplate: "img", StudentEmail: "s@u.edu", DurationMinutes: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, "the start under way", 10*time.Second, func() bool {
+		e.smu.Lock()
+		defer e.smu.Unlock()
+		return e.now > 0
+	})
+	if _, _, err := db.DeleteLab(ctx, key, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, "the lab gone", 30*time.Second, func() bool {
+		_, err := db.GetLab(ctx, key)
+		return api.IsNotFound(err)
+	})
+	servertest.Eventually(t, "the start over", 10*time.Second, func() bool {
+		e.smu.Lock()
+		defer e.smu.Unlock()
+		return e.now == 0
+	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.running) != 0 {
+		t.Fatalf("workloads left after the lab went: %v", e.running)
 	}
 }
