@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
 // dockerAPI is the baseline's way to start containers: the Docker Engine
@@ -73,18 +75,44 @@ func (d *dockerAPI) do(ctx context.Context, method, path string, in, out any) er
 	return nil
 }
 
-// run is `docker run -d` with the limits and isolation labd gives a lab
-// (server/docker: 1 CPU, 2 GiB without swap, 512 processes, no new
-// privileges, dropped capabilities, published ports, bounded logs).
+// benchNetwork is the baselines' network: a bridge with traffic between
+// containers off and no published ports, as labd's lab network
+// (server/docker), but of their own, so that labd's is left as labd made
+// it.
+const benchNetwork = "labbench-direct"
+
+// ensureNetwork makes benchNetwork exist.
+func (d *dockerAPI) ensureNetwork(ctx context.Context) error {
+	err := d.do(ctx, "GET", "/networks/"+benchNetwork, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		return err
+	}
+	err = d.do(ctx, "POST", "/networks/create", map[string]any{
+		"Name": benchNetwork, "Driver": "bridge",
+		"Options": map[string]string{"com.docker.network.bridge.enable_icc": "false"},
+		"Labels":  map[string]string{"labbench": "direct"},
+	}, nil)
+	if err != nil && strings.Contains(err.Error(), "409") {
+		return nil
+	}
+	return err
+}
+
+// run is `docker run -d` of a container as labd makes a default lab
+// (server/docker): limits 1 CPU and 2 GiB without swap, 1024 processes, on
+// a bridge network without inter-container traffic and no published port,
+// every capability dropped but workload.Capabilities, no new privileges,
+// bounded logs.
 func (d *dockerAPI) run(ctx context.Context, name, image string) (string, error) {
-	pids := 512
+	pids := 1024
 	cfg := map[string]any{
 		"Image":  image,
 		"Env":    []string{"LAB_NAME=" + name, "LAB_NAMESPACE=default", "LAB_STUDENT_EMAIL=s@university.edu"},
 		"Labels": map[string]string{"labbench": "direct"},
 		"HostConfig": map[string]any{
 			"NanoCpus": 1e9, "Memory": 2 << 30, "MemorySwap": 2 << 30, "PidsLimit": pids,
-			"PublishAllPorts": true, "CapDrop": []string{"NET_RAW", "MKNOD", "AUDIT_WRITE"},
+			"NetworkMode": benchNetwork,
+			"CapDrop":     []string{"ALL"}, "CapAdd": workload.Capabilities,
 			"SecurityOpt":   []string{"no-new-privileges:true"},
 			"RestartPolicy": map[string]any{"Name": "no"},
 			"LogConfig":     map[string]any{"Type": "json-file", "Config": map[string]string{"max-size": "10m", "max-file": "2"}},
@@ -122,6 +150,9 @@ func (d *dockerAPI) removeLabelled(ctx context.Context) error {
 // long that took.
 func (d *dockerAPI) directStarts(ctx context.Context, n int, image string) (start, remove time.Duration, err error) {
 	if err := d.removeLabelled(ctx); err != nil {
+		return 0, 0, err
+	}
+	if err := d.ensureNetwork(ctx); err != nil {
 		return 0, 0, err
 	}
 	ids := make([]string, n)
