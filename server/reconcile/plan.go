@@ -69,7 +69,12 @@ func plan(lab *api.LabInstanceRequest, ctr *workload.Status, now time.Time, cfg 
 		}
 		return action{step: stepNone}
 	}
-	if !lab.Metadata.HasFinalizer(api.Finalizer) {
+	if !lab.Metadata.HasFinalizer(api.Finalizer) && (lab.Status.Phase != api.PhasePending || admitted(lab)) {
+		// A PENDING lab not yet admitted has no workload: it is decided
+		// at once, and the decision's write adds the finalizer (every
+		// controller write of a live lab does), before admission can
+		// lead to a workload. One write per new lab, not two: a backlog
+		// of labs is decided in one pass.
 		return action{step: stepAddFinalizer}
 	}
 	st := &lab.Status

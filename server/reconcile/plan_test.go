@@ -101,7 +101,9 @@ func TestPlan(t *testing.T) {
 	}{
 		{"deleted with finalizer", labIn(api.PhaseRunning, deleted), running(), stepFinalize, "Deleted", 0},
 		{"deleted without finalizer", labIn(api.PhaseRunning, deleted, noFinalizer), nil, stepNone, "", 0},
-		{"new lab gets finalizer first", labIn(api.PhasePending, noFinalizer), nil, stepAddFinalizer, "", 0},
+		{"new lab is decided at once (the decision's write adds the finalizer)", labIn(api.PhasePending, noFinalizer), nil, stepAdmit, "Scheduled", 0},
+		{"new lab waiting for its start time", labIn(api.PhasePending, noFinalizer, startAt("2026-11-25T12:30:00Z")), nil, stepWait, "WaitingForStartTime", 30 * time.Minute},
+		{"admitted lab without finalizer gets one before its workload", labIn(api.PhasePending, noFinalizer, admittedFor("1", "1Gi")), nil, stepAddFinalizer, "", 0},
 		{"finished lab without finalizer gets one", labIn(api.PhaseCompleted, noFinalizer), nil, stepAddFinalizer, "", 0},
 		{"pending, start now", labIn(api.PhasePending), nil, stepAdmit, "Scheduled", 0},
 		{"pending, start passed", labIn(api.PhasePending, startAt("2026-11-25T11:00:00Z")), nil, stepAdmit, "Scheduled", 0},

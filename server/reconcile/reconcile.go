@@ -152,6 +152,9 @@ func (c *Controller) write(ctx context.Context, lab *api.LabInstanceRequest, mes
 			if err := mutate(x); err != nil {
 				return err
 			}
+			if x.Metadata.DeletionTimestamp == nil {
+				x.Metadata.AddFinalizer(api.Finalizer) // see plan
+			}
 			x.Status.ObservedGeneration = seen
 			return nil
 		})
