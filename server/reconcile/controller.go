@@ -393,10 +393,20 @@ func (c *Controller) wake(keys []api.Key) {
 	if q == nil {
 		return
 	}
-	for _, k := range keys {
-		q.Add(k)
+	// The head first, at once: it may fit now. The others are woken to
+	// refresh the place their condition states; a second later, and once
+	// however often they are woken meanwhile (the queue coalesces delayed
+	// keys), so that a queue draining fast costs a few condition writes a
+	// second, not a few per lab admitted.
+	q.AddUrgent(keys[0])
+	for _, k := range keys[1:] {
+		q.AddAfter(k, positionRefresh)
 	}
 }
+
+// positionRefresh is how long a lab woken to refresh its place in the
+// capacity queue waits (wake).
+const positionRefresh = time.Second
 
 // resyncLedger lists the labs that wait for capacity or hold it and
 // reconciles the ledger with them (ledger.resync).

@@ -16,6 +16,7 @@ type Queue struct {
 	mu         sync.Mutex
 	cond       *sync.Cond
 	queue      []api.Key
+	urgent     []api.Key // taken before queue (AddUrgent)
 	dirty      map[api.Key]time.Time // when the key was added
 	processing map[api.Key]bool
 	failures   map[api.Key]int
@@ -56,6 +57,26 @@ func (q *Queue) add(key api.Key) {
 		return // queued again by Done
 	}
 	q.queue = append(q.queue, key)
+	q.cond.Signal()
+}
+
+// AddUrgent queues key ahead of the keys added with Add: work that
+// unblocks others (the head of the capacity queue, which may fit now; a
+// start that ended) is not put behind a backlog of thousands of labs. A
+// key already waiting moves ahead; its older place is skipped by Get.
+func (q *Queue) AddUrgent(key api.Key) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shutdown {
+		return
+	}
+	if _, dirty := q.dirty[key]; !dirty {
+		q.dirty[key] = q.now()
+	}
+	if q.processing[key] {
+		return // queued again by Done
+	}
+	q.urgent = append(q.urgent, key)
 	q.cond.Signal()
 }
 
@@ -126,14 +147,26 @@ func (q *Queue) Forget(key api.Key) {
 func (q *Queue) Get() (api.Key, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.queue) == 0 && !q.shutdown {
-		q.cond.Wait()
+	var key api.Key
+	for {
+		for len(q.urgent) == 0 && len(q.queue) == 0 && !q.shutdown {
+			q.cond.Wait()
+		}
+		if q.shutdown {
+			return api.Key{}, false
+		}
+		if len(q.urgent) > 0 {
+			key, q.urgent = q.urgent[0], q.urgent[1:]
+		} else {
+			key, q.queue = q.queue[0], q.queue[1:]
+		}
+		// A key can have a place in both lanes (AddUrgent): the one
+		// taken second is stale, as is one whose key is being processed
+		// (Done queues it again).
+		if _, dirty := q.dirty[key]; dirty && !q.processing[key] {
+			break
+		}
 	}
-	if q.shutdown {
-		return api.Key{}, false
-	}
-	key := q.queue[0]
-	q.queue = q.queue[1:]
 	q.processing[key] = true
 	if q.OnGet != nil {
 		q.OnGet(q.now().Sub(q.dirty[key]))
@@ -157,7 +190,7 @@ func (q *Queue) Done(key api.Key) {
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.queue)
+	return len(q.queue) + len(q.urgent)
 }
 
 // ShutDown wakes every Get with shutdown and drops pending work.

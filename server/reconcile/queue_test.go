@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,5 +126,49 @@ func TestQueueBackoffAndDelay(t *testing.T) {
 	q.ShutDown()
 	if _, ok := q.Get(); ok {
 		t.Fatal("Get after ShutDown returned a key")
+	}
+}
+
+// TestQueueUrgent: a key added with AddUrgent is taken before the backlog,
+// once, even when it also waits in the backlog; a key being processed is
+// not handed to a second worker, and comes back once Done.
+func TestQueueUrgent(t *testing.T) {
+	t.Parallel()
+	q := NewQueue()
+	k := func(i int) api.Key { return api.Key{Namespace: "default", Name: fmt.Sprint("lab-", i)} }
+	for i := range 5 {
+		q.Add(k(i))
+	}
+	q.AddUrgent(k(3)) // waiting already: moves ahead
+	q.AddUrgent(k(9)) // new
+	var got []string
+	for range 6 {
+		key, ok := q.Get()
+		if !ok {
+			t.Fatal("queue shut down")
+		}
+		got = append(got, key.Name)
+		q.Done(key)
+	}
+	if want := "lab-3 lab-9 lab-0 lab-1 lab-2 lab-4"; strings.Join(got, " ") != want {
+		t.Fatalf("order %q, want %q", strings.Join(got, " "), want)
+	}
+	if n := q.Len(); n != 0 {
+		t.Fatalf("Len after every key was taken = %d, want 0 (the stale place of lab-3 is gone)", n)
+	}
+
+	q.Add(k(1))
+	key, _ := q.Get() // processing
+	q.AddUrgent(key)  // while processing: queued again when Done, not handed out twice
+	q.Add(k(2))
+	next, _ := q.Get()
+	if next != k(2) {
+		t.Fatalf("took %v while %v is processing, want lab-2", next, key)
+	}
+	q.Done(next)
+	q.Done(key)
+	again, _ := q.Get()
+	if again != key {
+		t.Fatalf("after Done, took %v, want %v again", again, key)
 	}
 }

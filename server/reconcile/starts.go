@@ -117,6 +117,6 @@ func (c *Controller) ensure(ctx context.Context, lab *api.LabInstanceRequest) (s
 	if r, done := s.take(lab.Metadata.UID); done {
 		return r.st, true, r.err
 	}
-	s.begin(c.cfg.Engine, lab.Key(), lab.Metadata.UID, c.workloadSpec(lab), q.Add)
+	s.begin(c.cfg.Engine, lab.Key(), lab.Metadata.UID, c.workloadSpec(lab), q.AddUrgent)
 	return st, false, nil
 }
