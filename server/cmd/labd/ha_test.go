@@ -178,12 +178,18 @@ func without(ps []*proc, gone *proc) []*proc {
 // database: exactly one leads; when it is SIGKILLed another takes over and
 // reconciliation goes on; when the new leader's lock session is killed on
 // the server, it stops leading and a third replica takes over with a newer
-// epoch.
+// epoch. It runs on each runtime (docker, kubernetes); labs are deleted
+// through the finalizer with no workload left.
 func TestHighAvailability(t *testing.T) {
 	t.Parallel()
-	image := servertest.Docker(t)
+	eachRuntime(t, testHighAvailability)
+}
+
+func testHighAvailability(t *testing.T, rt *labRuntime) {
+	image := rt.image
 	dbURL := servertest.PostgresURL(t)
-	ps := []*proc{startLabd(t, "replica-1", dbURL), startLabd(t, "replica-2", dbURL), startLabd(t, "replica-3", dbURL)}
+	rt.removeWorkloads(t, dbURL)
+	ps := []*proc{startLabd(t, "replica-1", dbURL, rt.flags...), startLabd(t, "replica-2", dbURL, rt.flags...), startLabd(t, "replica-3", dbURL, rt.flags...)}
 
 	var lead *proc
 	var st api.LeaderStatus
@@ -235,4 +241,7 @@ func TestHighAvailability(t *testing.T) {
 		list, err := third.cl.List(ctx, client.ListOptions{})
 		return err == nil && len(list.Items) == 0
 	})
+	if left := rt.workloads(t, dbURL); len(left) != 0 {
+		t.Fatalf("%d workloads left after every lab was deleted: %+v", len(left), left)
+	}
 }

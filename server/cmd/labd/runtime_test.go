@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/labrm/terraform-provider-lab/server"
+	"github.com/labrm/terraform-provider-lab/server/kubernetes"
+	"github.com/labrm/terraform-provider-lab/server/servertest"
+	"github.com/labrm/terraform-provider-lab/server/servertest/kubetest"
+	"github.com/labrm/terraform-provider-lab/server/store"
+	"github.com/labrm/terraform-provider-lab/server/workload"
+)
+
+// labRuntime is one engine labs run on, as the process tests see it: the
+// HA and crash tests run once per runtime (eachRuntime), with the same
+// assertions.
+type labRuntime struct {
+	name string
+	// image is the test image, present on the engine.
+	image string
+	// flags point labd at the engine: nothing for Docker (the shared
+	// engine), a namespace of the test's own on the test cluster.
+	flags []string
+	// list returns every workload on the engine, of any installation.
+	list func(t *testing.T) []workload.Status
+	// remove removes one workload by name.
+	remove func(t *testing.T, name string)
+}
+
+// eachRuntime runs fn as a parallel subtest per runtime: docker, then
+// kubernetes. A runtime that is not available skips its subtest (fails it
+// under CI), as servertest does.
+func eachRuntime(t *testing.T, fn func(t *testing.T, rt *labRuntime)) {
+	for _, name := range []string{server.RuntimeDocker, server.RuntimeKubernetes} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newRuntime(t, name))
+		})
+	}
+}
+
+// newRuntime connects to the runtime called name.
+func newRuntime(t *testing.T, name string) *labRuntime {
+	t.Helper()
+	if name == server.RuntimeDocker {
+		image := servertest.Docker(t)
+		return &labRuntime{name: name, image: image,
+			list: func(t *testing.T) []workload.Status { return listDocker(t, "") },
+			remove: func(t *testing.T, name string) {
+				removeDocker(t, "", name)
+			},
+		}
+	}
+	c := kubetest.Connect(t)
+	ns := c.Namespace(t)
+	// One engine per test, watching the test's namespace: what labd's
+	// engine would see there.
+	e, err := kubernetes.New(context.Background(), kubernetes.Config{RESTConfig: c.Config, Namespace: ns, Installation: "test-observer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &labRuntime{name: name, image: c.Image,
+		flags: []string{"--runtime=kubernetes", "--kubeconfig=" + c.Kubeconfig, "--kubernetes-namespace=" + ns},
+		list: func(t *testing.T) []workload.Status {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			all, err := e.List(ctx)
+			if err != nil {
+				t.Fatalf("list pods: %v", err)
+			}
+			return all
+		},
+		remove: func(t *testing.T, name string) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := e.Remove(ctx, name); err != nil {
+				t.Logf("remove pod %s: %v", name, err)
+			}
+		},
+	}
+}
+
+// workloads lists the runtime's workloads of the installation whose
+// database is dbURL.
+func (rt *labRuntime) workloads(t *testing.T, dbURL string) []workload.Status {
+	t.Helper()
+	id := installationID(t, dbURL)
+	var out []workload.Status
+	for _, w := range rt.list(t) {
+		if workload.Ours(w.Labels, id) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// removeWorkloads removes, when the test ends, whatever workloads the
+// installation of dbURL left on the runtime.
+func (rt *labRuntime) removeWorkloads(t *testing.T, dbURL string) {
+	t.Cleanup(func() {
+		for _, w := range rt.workloads(t, dbURL) {
+			rt.remove(t, w.Name)
+		}
+	})
+}
+
+// installationID reads the installation id of the store at dbURL.
+func installationID(t *testing.T, dbURL string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, store.Config{URL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id, err := db.InstallationID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
