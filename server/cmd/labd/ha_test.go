@@ -67,10 +67,18 @@ func (p *proc) log() string {
 // and waits for its listen address.
 func startLabd(t *testing.T, id, dbURL string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{id: id, done: make(chan struct{})}
-	args := append([]string{"--listen=127.0.0.1:0", "--database-url=" + dbURL, "--instance-id=" + id, "--log-format=json",
+	return runLabd(t, id, append([]string{"--database-url=" + dbURL,
 		"--lease-duration=2s", "--renew-deadline=1s", "--retry-period=200ms", "--probe-interval=500ms", "--resync-period=2s",
-		"--capacity-cpu=2", "--capacity-memory=2Gi", "--access-host=127.0.0.1", "--publish-ip=127.0.0.1", "--stop-timeout=2s"}, extra...)
+		"--capacity-cpu=2", "--capacity-memory=2Gi", "--access-host=127.0.0.1", "--publish-ip=127.0.0.1", "--stop-timeout=2s"}, extra...)...)
+}
+
+// runLabd runs labd with args and nothing else but a free loopback port,
+// JSON logs (to read the port from) and the instance id, and waits for
+// its listen address. It is stopped with SIGTERM when the test ends.
+func runLabd(t *testing.T, id string, args ...string) *proc {
+	t.Helper()
+	p := &proc{id: id, done: make(chan struct{})}
+	args = append([]string{"--listen=127.0.0.1:0", "--instance-id=" + id, "--log-format=json"}, args...)
 	p.cmd = exec.Command(labdBinary(t), args...)
 	p.cmd.Env = append(os.Environ(), "LAB_TOKEN=")
 	stderr, err := p.cmd.StderrPipe()

@@ -27,6 +27,10 @@ type labRuntime struct {
 	list func(t *testing.T) []workload.Status
 	// remove removes one workload by name.
 	remove func(t *testing.T, name string)
+	// cluster and namespace, on kubernetes: the test cluster and the
+	// test's namespace there.
+	cluster   *kubetest.Cluster
+	namespace string
 }
 
 // eachRuntime runs fn as a parallel subtest per runtime: docker, then
@@ -67,7 +71,7 @@ func newRuntime(t *testing.T, name string) *labRuntime {
 	if err := e.WaitSynced(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &labRuntime{name: name, image: c.Image,
+	return &labRuntime{name: name, image: c.Image, cluster: c, namespace: ns,
 		flags: []string{"--runtime=kubernetes", "--kubeconfig=" + c.Kubeconfig, "--kubernetes-namespace=" + ns},
 		list: func(t *testing.T) []workload.Status {
 			t.Helper()

@@ -294,3 +294,33 @@ func WaitFor[T runtime.Object](ctx context.Context, client cache.Getter, resourc
 	}
 	return last, nil
 }
+
+// Unrequested is what the scheduler still has to give on the cluster's
+// node: its allocatable CPU (millicores) and memory (bytes) minus the
+// requests of the pods bound to it that have not ended, whoever's they
+// are. A test that must make the node look full to the scheduler asks for
+// a share of this, leaving room for the tests that run beside it.
+func (c *Cluster) Unrequested(t testing.TB) (milliCPU, memoryBytes int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node, err := c.Client.CoreV1().Nodes().Get(ctx, c.Node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get node %s: %v", c.Node, err)
+	}
+	milliCPU, memoryBytes = node.Status.Allocatable.Cpu().MilliValue(), node.Status.Allocatable.Memory().Value()
+	pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + c.Node})
+	if err != nil {
+		t.Fatalf("list pods on %s: %v", c.Node, err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, ctr := range p.Spec.Containers {
+			milliCPU -= ctr.Resources.Requests.Cpu().MilliValue()
+			memoryBytes -= ctr.Resources.Requests.Memory().Value()
+		}
+	}
+	return milliCPU, memoryBytes
+}
