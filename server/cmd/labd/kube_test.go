@@ -27,8 +27,25 @@ import (
 // flags.
 func kubeLabd(t *testing.T, id, dbURL string, c *kubetest.Cluster, ns string, extra ...string) *proc {
 	t.Helper()
-	return runLabd(t, id, append([]string{"--database-url=" + dbURL,
+	p := runLabd(t, id, append([]string{"--database-url=" + dbURL,
 		"--runtime=kubernetes", "--kubeconfig=" + c.Kubeconfig, "--kubernetes-namespace=" + ns}, extra...)...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s's warnings and errors:\n%s", id, problems(p.log()))
+		}
+	})
+	return p
+}
+
+// problems keeps the WARN and ERROR lines of a JSON log.
+func problems(log string) string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // waitPhase waits until the lab is in phase and returns it; a FAILED lab
@@ -310,5 +327,74 @@ func TestKubernetesQueue(t *testing.T) {
 	})
 	if left := rt.list(t); len(left) != 0 {
 		t.Fatalf("pods left after both labs were deleted: %+v", left)
+	}
+}
+
+// TestKubernetesNodeLost: labs on a node whose kubelet stops reporting
+// FAIL with a node-lost reason within --kubernetes-node-lost-timeout of
+// the node turning Unknown (plus a few seconds of reconciling), their pods
+// are removed, and when the node comes back nothing of theirs is left on
+// it. The node is a ghost (kubetest.Ghost): the real node's kubelet
+// serves every other test, so stopping it is out of the question; the
+// ghost turns Unknown exactly as the node lifecycle controller marks a
+// node whose kubelet stopped. Labs go there by a node selector and a
+// toleration of its taint, so they stay PROVISIONING on it (no kubelet
+// starts them) until it is lost.
+func TestKubernetesNodeLost(t *testing.T) {
+	t.Parallel()
+	const bound = 3 * time.Second
+	rt := newRuntime(t, "kubernetes")
+	c, ns := rt.cluster, rt.namespace
+	pool := "labrm.io/pool"
+	ghost := c.Ghost(t, map[string]string{pool: ns}, "2", "2Gi")
+	dbURL := servertest.PostgresURL(t)
+	rt.removeWorkloads(t, dbURL)
+	p := kubeLabd(t, "kube-lost", dbURL, c, ns, "--kubernetes-node-selector="+pool+"="+ns,
+		"--kubernetes-tolerations="+ghost.TaintKey+":NoSchedule", fmt.Sprintf("--kubernetes-node-lost-timeout=%s", bound))
+	ctx := context.Background()
+	names := []string{"lost-1", "lost-2"}
+	for _, name := range names {
+		if _, err := p.cl.Create(ctx, &api.LabInstanceRequest{Metadata: api.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: api.Spec{LabTemplate: rt.image, StudentEmail: "s@u.edu", DurationMinutes: 30, Port: 8080,
+				ResourceLimits: &api.ResourceLimits{CPU: "100m", Memory: "32Mi"}}}); err != nil {
+			t.Fatal(err)
+		}
+		waitPhase(t, p.cl, name, api.PhaseProvisioning, time.Minute)
+	}
+	for _, w := range rt.workloads(t, dbURL) {
+		if w.State != workload.Pending || w.Unplaced {
+			t.Fatalf("workload %+v: want bound to the ghost, pending", w)
+		}
+	}
+
+	lostAt := ghost.SetReady(t, false)
+	for _, name := range names {
+		l := waitPhase(t, p.cl, name, api.PhaseFailed, bound+30*time.Second)
+		tr := l.Status.Transitions[len(l.Status.Transitions)-1]
+		failedAt := tr.At
+		t.Logf("%s FAILED %s after the node turned Unknown (bound %s): %s: %s", name, failedAt.Sub(lostAt).Round(time.Millisecond), bound, tr.Reason, l.Status.ErrorMessage)
+		if tr.Reason != "NodeLost" || !strings.Contains(l.Status.ErrorMessage, "node "+ghost.Name) ||
+			!strings.Contains(l.Status.ErrorMessage, "kubelet stopped reporting") {
+			t.Errorf("%s: %s %q, want NodeLost naming the node", name, tr.Reason, l.Status.ErrorMessage)
+		}
+		if early := failedAt.Sub(lostAt); early < bound-time.Second {
+			t.Errorf("%s failed %s after the node was lost, before the bound %s", name, early, bound)
+		}
+		if late := failedAt.Sub(lostAt.Add(bound)); late > 10*time.Second {
+			t.Errorf("%s failed %s after the bound", name, late)
+		}
+	}
+	servertest.Eventually(t, "the lost labs' pods removed", 30*time.Second, func() bool { return len(rt.list(t)) == 0 })
+
+	// The kubelet is back: nothing of the lost labs reappears.
+	ghost.SetReady(t, true)
+	time.Sleep(3 * time.Second)
+	if left := rt.list(t); len(left) != 0 {
+		t.Fatalf("pods after the node came back: %+v", left)
+	}
+	for _, name := range names {
+		if l, err := p.cl.Get(ctx, api.Key{Namespace: "default", Name: name}); err != nil || l.Status.Phase != api.PhaseFailed {
+			t.Fatalf("%s after the node came back: %+v, %v", name, l.Status, err)
+		}
 	}
 }
