@@ -17,6 +17,7 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/internal/client"
+	"github.com/labrm/terraform-provider-lab/server/kubernetes"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 	"github.com/labrm/terraform-provider-lab/server/servertest/kubetest"
 	"github.com/labrm/terraform-provider-lab/server/workload"
@@ -137,7 +138,8 @@ func scheduledBy(t *testing.T, c *kubetest.Cluster, ns, pod string) {
 // TestKubernetesEndToEnd runs labd with --runtime kubernetes and
 // otherwise its default settings (a storage class for workspaces aside)
 // on the test cluster: a lab becomes a pod that kube-scheduler places and
-// the kubelet starts; it is RUNNING once the pod is Ready, answers through
+// the kubelet starts (the leader has applied its network policy); it is
+// RUNNING once the pod is Ready, answers through
 // labd's gateway at its pod IP, writes a file into the student's
 // workspace (a claim bound to the test's static PersistentVolume), stops
 // and is deleted through the finalizer with no pod left. The student's
@@ -173,6 +175,11 @@ func TestKubernetesEndToEnd(t *testing.T) {
 		t.Fatalf("pod %+v for lab status %+v: want Ready, the lab's endpoint at its pod IP", pod, week1.Status)
 	}
 	scheduledBy(t, c, ns, pod.Name)
+	// The leader's network policy admits only labd's pods to the labs.
+	policy := kubernetes.PolicyName(installationID(t, dbURL))
+	if _, err := c.Client.NetworkingV1().NetworkPolicies(ns).Get(ctx, policy, metav1.GetOptions{}); err != nil {
+		t.Fatalf("network policy %s: %v", policy, err)
+	}
 	if code, body := openLab(t, p, "week1", ""); code != http.StatusOK || !strings.Contains(body, "labrm test lab is up") {
 		t.Fatalf("week1 through the gateway: %d %q", code, body)
 	}
