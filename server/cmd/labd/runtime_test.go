@@ -2,9 +2,18 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server"
 	"github.com/labrm/terraform-provider-lab/server/kubernetes"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
@@ -27,6 +36,12 @@ type labRuntime struct {
 	list func(t *testing.T) []workload.Status
 	// remove removes one workload by name.
 	remove func(t *testing.T, name string)
+	// kill kills a lab's container with SIGKILL behind labd's back (through
+	// the engine's API when killsThroughAPI); removeBehind removes its
+	// workload at once, as someone other than labd would.
+	kill            func(t *testing.T, lab *api.LabInstanceRequest)
+	killsThroughAPI bool
+	removeBehind    func(t *testing.T, lab *api.LabInstanceRequest)
 	// cluster and namespace, on kubernetes: the test cluster and the
 	// test's namespace there.
 	cluster   *kubetest.Cluster
@@ -54,6 +69,13 @@ func newRuntime(t *testing.T, name string) *labRuntime {
 			list: func(t *testing.T) []workload.Status { return listDocker(t, "") },
 			remove: func(t *testing.T, name string) {
 				removeDocker(t, "", name)
+			},
+			kill: func(t *testing.T, lab *api.LabInstanceRequest) {
+				dockerCLI(t, "kill", "--signal", "KILL", lab.Status.ContainerID)
+			},
+			killsThroughAPI: true,
+			removeBehind: func(t *testing.T, lab *api.LabInstanceRequest) {
+				dockerCLI(t, "rm", "-f", lab.Status.ContainerID)
 			},
 		}
 	}
@@ -90,6 +112,58 @@ func newRuntime(t *testing.T, name string) *labRuntime {
 				t.Logf("remove pod %s: %v", name, err)
 			}
 		},
+		kill: func(t *testing.T, lab *api.LabInstanceRequest) { killPodContainer(t, c, ns, lab) },
+		removeBehind: func(t *testing.T, lab *api.LabInstanceRequest) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			grace := int64(0)
+			err := c.Client.CoreV1().Pods(ns).Delete(ctx, workload.Name(lab.Metadata.UID), metav1.DeleteOptions{GracePeriodSeconds: &grace})
+			if err != nil {
+				t.Fatalf("delete the pod of %s: %v", lab.Metadata.Name, err)
+			}
+		},
+	}
+}
+
+// dockerCLI runs the docker command line on the shared engine.
+func dockerCLI(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+		t.Fatalf("docker %v: %v %s", args, err, out)
+	}
+}
+
+// killPodContainer SIGKILLs the processes of a lab's container on the
+// node (this machine), as the kernel's or an operator's kill would: not
+// through the Kubernetes API, which has no kill. A process is the
+// container's when its cgroup path names the container's id (with either
+// cgroup driver).
+func killPodContainer(t *testing.T, c *kubetest.Cluster, ns string, lab *api.LabInstanceRequest) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, workload.Name(lab.Metadata.UID), metav1.GetOptions{})
+	if err != nil || len(pod.Status.ContainerStatuses) == 0 {
+		t.Fatalf("the pod of %s: %v", lab.Metadata.Name, err)
+	}
+	_, id, ok := strings.Cut(pod.Status.ContainerStatuses[0].ContainerID, "://")
+	if !ok || id == "" {
+		t.Fatalf("the pod of %s has container id %q", lab.Metadata.Name, pod.Status.ContainerStatuses[0].ContainerID)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	killed := 0
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.Contains(string(b), id) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if err == nil && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed++
+		}
+	}
+	if killed == 0 {
+		t.Fatalf("no process of container %s (lab %s) found to kill", id, lab.Metadata.Name)
 	}
 }
 
