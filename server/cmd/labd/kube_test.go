@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
@@ -403,5 +406,59 @@ func TestKubernetesNodeLost(t *testing.T) {
 		if l, err := p.cl.Get(ctx, api.Key{Namespace: "default", Name: name}); err != nil || l.Status.Phase != api.PhaseFailed {
 			t.Fatalf("%s after the node came back: %+v, %v", name, l.Status, err)
 		}
+	}
+}
+
+// TestKubernetesGarbageCollection: labd, with its default garbage
+// collector (a sweep a minute, orphans older than two minutes), removes a
+// pod of its own installation whose lab does not exist, and leaves alone
+// another installation's pod in the same namespace and the pod of a lab
+// it has. The orphans are made before labd starts, so that the second
+// sweep finds them old enough: the test takes about two minutes.
+func TestKubernetesGarbageCollection(t *testing.T) {
+	t.Parallel()
+	rt := newRuntime(t, "kubernetes")
+	c, ns := rt.cluster, rt.namespace
+	dbURL := servertest.PostgresURL(t)
+	rt.removeWorkloads(t, dbURL)
+	inst := installationID(t, dbURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e, err := kubernetes.New(ctx, kubernetes.Config{RESTConfig: c.Config, Namespace: ns, Installation: inst,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	podOf := func(installation string) string {
+		uid := uuid.NewString()
+		spec := workload.Spec{Name: workload.Name(uid), Image: rt.image, Port: 8080, StopTimeout: time.Second,
+			Limits: workload.Resources{MilliCPU: 20, MemoryBytes: 32 << 20},
+			Labels: map[string]string{workload.LabelManagedBy: workload.ManagedBy, workload.LabelResourceUID: uid,
+				workload.LabelNamespace: "default", workload.LabelName: "gone-" + uid[:8], workload.LabelLeaderEpoch: "1",
+				workload.LabelInstallation: installation, workload.LabelSpecHash: "h1"}}
+		if _, err := e.Ensure(ctx, spec); err != nil {
+			t.Fatalf("make a pod of installation %s: %v", installation, err)
+		}
+		t.Cleanup(func() { e.Remove(context.Background(), spec.Name) })
+		return spec.Name
+	}
+	orphan, foreign := podOf(inst), podOf("another-installation")
+	p := kubeLabd(t, "kube-gc", dbURL, c, ns)
+	kept := createRunning(t, p.cl, "kept", rt.image)
+
+	took := servertest.Eventually(t, "the orphan to be collected", 4*time.Minute, func() bool {
+		_, err := e.Inspect(ctx, orphan)
+		return errors.Is(err, workload.ErrNotFound)
+	})
+	t.Logf("orphan collected %s after labd started", took.Round(time.Second))
+	if !strings.Contains(p.log(), `"msg":"removing orphaned workload"`) {
+		t.Errorf("labd did not log the orphan's removal")
+	}
+	if _, err := e.Inspect(ctx, foreign); err != nil {
+		t.Fatalf("another installation's pod: %v", err)
+	}
+	if w := workloadOf(t, rt, dbURL, kept.Metadata.UID); w.State != workload.Running {
+		t.Fatalf("the lab's own pod: %+v", w)
 	}
 }

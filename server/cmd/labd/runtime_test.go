@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +84,8 @@ func newRuntime(t *testing.T, name string) *labRuntime {
 	ns := c.Namespace(t)
 	// One engine per test, watching the test's namespace: what labd's
 	// engine would see there.
-	e, err := kubernetes.New(context.Background(), kubernetes.Config{RESTConfig: c.Config, Namespace: ns, Installation: "test-observer"})
+	e, err := kubernetes.New(context.Background(), kubernetes.Config{RESTConfig: c.Config, Namespace: ns, Installation: "test-observer",
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
