@@ -445,6 +445,13 @@ EOF
 	# restrict_oom_score_adj: a negative oom_score_adj cannot be set on
 	# these machines, and without it runc fails every sandbox ("can't get
 	# final child's PID").
+	# netns_mounts_under_state_dir: pods' network namespaces are mounted
+	# under containerd's own state directory, not /run/netns. `ip netns`
+	# (the fault tests' private dockerd) makes /run/netns a shared mount
+	# of itself; when two such mounts stack (two `ip netns add` racing),
+	# every pod's netns mount propagates to both, containerd unmounts one,
+	# and unlinking the file fails with EBUSY for ever: the pod's sandbox
+	# can never be removed and the pod stays Terminating.
 	put_file "$c/config.toml" 0644 <<EOF
 version = 2
 root = "$c/root"
@@ -461,6 +468,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "docker.io/$KUBE_PAUSE_IMAGE"
   restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".containerd]

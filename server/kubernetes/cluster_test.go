@@ -257,6 +257,12 @@ func TestNodeLost(t *testing.T) {
 		!strings.Contains(st.Message, "node "+ghost.Name+" has been NotReady") {
 		t.Fatalf("lab on the lost node: %+v, %v", st, err)
 	}
+	// Its output is on the lost node: none, at once (the controller's
+	// clean-up reads it before removing the pod).
+	start := time.Now()
+	if logs, err := ev.e.Logs(ctx, names[0], 0); err != nil || logs != "" || time.Since(start) > time.Second {
+		t.Fatalf("Logs of a lab on the lost node = %q, %v after %s; want none at once", logs, err, time.Since(start))
+	}
 	for i, op := range []func(string) error{
 		func(n string) error { return ev.e.Stop(ctx, n, time.Second) },
 		func(n string) error { return ev.e.Remove(ctx, n) },

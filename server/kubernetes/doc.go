@@ -61,7 +61,7 @@
 //	                             Stopped after Stop, Evicted after an
 //	                             eviction (with the kubelet's message), or the
 //	                             kubelet's reason when it rejected the pod
-//	being deleted                Exited, Reason Terminating
+//	being deleted                Exited, Reason Removed (workload.ReasonRemoved)
 //	node lost                    Exited, Reason NodeLost, ExitCode -1
 //
 // A node is lost when its Ready condition has not been True for

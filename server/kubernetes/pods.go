@@ -347,8 +347,15 @@ func (e *Engine) listPods(ctx context.Context) ([]*corev1.Pod, error) {
 // Logs returns the last lines of the lab container's output (stdout and
 // stderr, in the order written) from the pod log API, at most its last 4
 // MiB; lines <= 0 means all. A container that has not started has no
-// output yet: "". workload.ErrNotFound if there is no such pod.
+// output yet: "". Nor has, as far as anyone can read, a pod whose node is
+// lost: its output is on that node, and the API server would only wait
+// for a kubelet that does not answer (the controller's clean-up of the
+// lab would fail, again and again, and never remove the pod).
+// workload.ErrNotFound if there is no such pod.
 func (e *Engine) Logs(ctx context.Context, name string, lines int) (string, error) {
+	if pod, err := e.getPod(ctx, name); err == nil && e.status(pod).Reason == ReasonNodeLost {
+		return "", nil
+	}
 	opts := &corev1.PodLogOptions{Container: ContainerName}
 	if lines > 0 {
 		opts.TailLines = new(int64(lines))

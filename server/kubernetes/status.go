@@ -33,8 +33,9 @@ const (
 	// ReasonEvicted: the kubelet evicted the pod (node pressure) or the
 	// API evicted it.
 	ReasonEvicted = workload.ReasonEvicted
-	// ReasonTerminating: the pod is being deleted.
-	ReasonTerminating = "Terminating"
+	// ReasonTerminating: the pod is being deleted (kubectl says
+	// Terminating); not by the controller, when its lab has not ended.
+	ReasonTerminating = workload.ReasonRemoved
 )
 
 // nodeView is what status needs to know of the node a pod is bound to.
@@ -148,7 +149,7 @@ func status(pod *corev1.Pod, nv nodeView, now time.Time) workload.Status {
 	case pod.DeletionTimestamp != nil:
 		st.State, st.Reason, st.ExitCode = workload.Exited, ReasonTerminating, -1
 		st.Message = "the pod is being deleted"
-		st.Detail += "/" + ReasonTerminating
+		st.Detail += "/Terminating"
 	case pod.Status.Phase == corev1.PodRunning && cs != nil && cs.State.Running != nil:
 		st.State = workload.Running
 	default:

@@ -271,6 +271,14 @@ func exited(ctr *workload.Status) action {
 	case ctr.Reason == workload.ReasonEvicted:
 		return action{step: stepFail, reason: workload.ReasonEvicted,
 			message: cmp.Or(ctr.Message, "the engine evicted the lab to reclaim its machine's resources")}
+	case ctr.Reason == workload.ReasonRemoved:
+		// As a container that is already gone (ContainerVanished): the
+		// engine may still be ending it, but it is not coming back.
+		msg := "the lab's container is being removed outside labd"
+		if ctr.Message != "" {
+			msg += ": " + ctr.Message
+		}
+		return action{step: stepFail, reason: "ContainerVanished", message: msg}
 	case workload.Signal(code) != 0:
 		msg := fmt.Sprintf("the container was ended by %s (exit code %d), not by labd; the engine reports no out-of-memory kill",
 			workload.SignalName(workload.Signal(code)), code)

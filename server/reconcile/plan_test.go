@@ -210,6 +210,9 @@ func TestExitedMessages(t *testing.T) {
 		{workload.Status{ExitCode: -1, Reason: workload.ReasonEvicted, Message: "the pod was evicted: The node was low on resource: memory."}, "Evicted",
 			"the pod was evicted: The node was low on resource: memory."},
 		{workload.Status{ExitCode: 127, Message: "exec format error"}, "ContainerFailed", "the container exited with code 127: exec format error"},
+		// A pod deleted in the cluster, behind labd's back.
+		{workload.Status{ExitCode: -1, Reason: workload.ReasonRemoved, Message: "the pod is being deleted"}, "ContainerVanished",
+			"the lab's container is being removed outside labd: the pod is being deleted"},
 	} {
 		tc.ctr.State = workload.Exited
 		got := exited(&tc.ctr)

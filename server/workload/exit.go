@@ -27,6 +27,11 @@ const (
 	// ReasonEvicted: the engine ended it to reclaim resources its machine
 	// ran short of (memory, disk), or on request through its API.
 	ReasonEvicted = "Evicted"
+	// ReasonRemoved: it is being removed, and not by the controller (which
+	// removes a workload only once its lab has ended): someone deleted it
+	// through the engine's API, such as a pod deleted in the cluster. It
+	// is gone, or about to be.
+	ReasonRemoved = "Removed"
 )
 
 // Signal is the signal an exit code of 128+n reports (n from 1 to 64),

@@ -35,14 +35,19 @@ type crashLab struct {
 // container is left of a deleted lab, no lab has two containers, and
 // every outbox effect happened exactly once (one created event per lab,
 // one finalizer run per deleted lab, counted once, and every change
-// delivered to the CloudEvents sink under its one stable id).
+// delivered to the CloudEvents sink under its one stable id). It runs on
+// each runtime (docker, kubernetes): a container there is a pod here.
 func TestFaultLeaderCrashLoop(t *testing.T) {
 	t.Parallel()
-	image := servertest.Docker(t)
+	eachRuntime(t, testLeaderCrashLoop)
+}
+
+func testLeaderCrashLoop(t *testing.T, rt *labRuntime) {
+	image := rt.image
 	dbURL := servertest.PostgresURL(t)
-	removeInstallationContainers(t, dbURL, "")
+	rt.removeWorkloads(t, dbURL)
 	sink := newCESink(t)
-	extra := []string{"--cloudevents-sink=" + sink.srv.URL}
+	extra := append([]string{"--cloudevents-sink=" + sink.srv.URL}, rt.flags...)
 
 	var mu sync.Mutex
 	live := []*proc{startLabd(t, "crash-1", dbURL, extra...), startLabd(t, "crash-2", dbURL, extra...), startLabd(t, "crash-3", dbURL, extra...)}
@@ -167,7 +172,7 @@ func TestFaultLeaderCrashLoop(t *testing.T) {
 
 	// Containers: one at most per lab, none of a deleted lab, one running
 	// for every RUNNING lab.
-	ctrs := installationContainers(t, dbURL, "")
+	ctrs := rt.workloads(t, dbURL)
 	byUID := map[string]int{}
 	for _, c := range ctrs {
 		byUID[c.Labels[workload.LabelResourceUID]]++
@@ -268,7 +273,7 @@ func TestFaultLeaderCrashLoop(t *testing.T) {
 		list, err := cl.List(ctx, client.ListOptions{})
 		return err == nil && len(list.Items) == 0
 	})
-	if left := installationContainers(t, dbURL, ""); len(left) != 0 {
+	if left := rt.workloads(t, dbURL); len(left) != 0 {
 		t.Fatalf("%d containers left after every lab was deleted", len(left))
 	}
 }

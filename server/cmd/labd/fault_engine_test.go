@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -127,13 +126,19 @@ func TestFaultEngineRestart(t *testing.T) {
 // TestFaultContainerKilledAndRemoved kills one lab's container and
 // removes another's behind labd's back, and starves a third of memory:
 // each lab FAILS with the true reason, and only the one the engine
-// reports as out of memory says so.
+// reports as out of memory says so. It runs on each runtime (docker,
+// kubernetes): there the container is killed on the node and the pod
+// deleted at once.
 func TestFaultContainerKilledAndRemoved(t *testing.T) {
 	t.Parallel()
-	image := servertest.Docker(t)
+	eachRuntime(t, testContainerKilledAndRemoved)
+}
+
+func testContainerKilledAndRemoved(t *testing.T, rt *labRuntime) {
+	image := rt.image
 	dbURL := servertest.PostgresURL(t)
-	removeInstallationContainers(t, dbURL, "")
-	p := startLabd(t, "killed", dbURL)
+	rt.removeWorkloads(t, dbURL)
+	p := startLabd(t, "killed", dbURL, rt.flags...)
 	// Out of memory, as the engine reports it, meanwhile.
 	oomBody := strings.Replace(labBody("oom", image, map[string]string{"LAB_ALLOC_MB": "256"}), `"16Mi"`, `"32Mi"`, 1)
 	if r := rawDo("POST", "http://"+p.addr+"/api/lab-instances/", "application/json", oomBody); r.status != 201 {
@@ -142,13 +147,8 @@ func TestFaultContainerKilledAndRemoved(t *testing.T) {
 	killed := createRunning(t, p.cl, "killed", image)
 	removed := createRunning(t, p.cl, "removed", image)
 	time.Sleep(500 * time.Millisecond) // labd's event stream is up by now
-	docker := func(args ...string) {
-		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
-			t.Fatalf("docker %v: %v %s", args, err, out)
-		}
-	}
-	docker("kill", "--signal", "KILL", killed.Status.ContainerID)
-	docker("rm", "-f", removed.Status.ContainerID)
+	rt.kill(t, killed)
+	rt.removeBehind(t, removed)
 
 	ctx := context.Background()
 	failed := func(l *api.LabInstanceRequest) (*api.LabInstanceRequest, api.Transition) {
@@ -162,7 +162,7 @@ func TestFaultContainerKilledAndRemoved(t *testing.T) {
 	}
 	k, tr := failed(killed)
 	if tr.Reason != "ContainerKilled" || !strings.Contains(k.Status.ErrorMessage, "SIGKILL (exit code 137)") ||
-		!strings.Contains(k.Status.ErrorMessage, "through the engine's API") || strings.Contains(k.Status.ErrorMessage, "possibly") {
+		strings.Contains(k.Status.ErrorMessage, "through the engine's API") != rt.killsThroughAPI || strings.Contains(k.Status.ErrorMessage, "possibly") {
 		t.Errorf("killed: %s %q", tr.Reason, k.Status.ErrorMessage)
 	}
 	r, tr := failed(removed)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/docker"
-	"github.com/labrm/terraform-provider-lab/server/store"
 	"github.com/labrm/terraform-provider-lab/server/workload"
 )
 
@@ -76,21 +75,12 @@ func labBody(name, image string, env map[string]string) string {
 	return string(b)
 }
 
-// installationContainers lists the containers of the installation whose
-// database is dbURL, on the engine at host ("" = the shared one).
-func installationContainers(t *testing.T, dbURL, host string) []workload.Status {
+// listDocker lists the labs' containers, of any installation, on the
+// engine at host ("" = the shared one).
+func listDocker(t *testing.T, host string) []workload.Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, store.Config{URL: dbURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	id, err := db.InstallationID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	e, err := docker.New(docker.Config{Host: host})
 	if err != nil {
 		t.Fatal(err)
@@ -100,8 +90,30 @@ func installationContainers(t *testing.T, dbURL, host string) []workload.Status 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return all
+}
+
+// removeDocker removes one container from the engine at host.
+func removeDocker(t *testing.T, host, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := docker.New(docker.Config{Host: host})
+	if err != nil {
+		return
+	}
+	defer e.Close()
+	if err := e.Remove(ctx, name); err != nil {
+		t.Logf("remove container %s: %v", name, err)
+	}
+}
+
+// installationContainers lists the containers of the installation whose
+// database is dbURL, on the engine at host ("" = the shared one).
+func installationContainers(t *testing.T, dbURL, host string) []workload.Status {
+	t.Helper()
+	id := installationID(t, dbURL)
 	var out []workload.Status
-	for _, c := range all {
+	for _, c := range listDocker(t, host) {
 		if workload.Ours(c.Labels, id) {
 			out = append(out, c)
 		}
@@ -113,15 +125,8 @@ func installationContainers(t *testing.T, dbURL, host string) []workload.Status 
 // containers the installation of dbURL left on the engine at host.
 func removeInstallationContainers(t *testing.T, dbURL, host string) {
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		e, err := docker.New(docker.Config{Host: host})
-		if err != nil {
-			return
-		}
-		defer e.Close()
 		for _, c := range installationContainers(t, dbURL, host) {
-			e.Remove(ctx, c.Name)
+			removeDocker(t, host, c.Name)
 		}
 	})
 }

@@ -21,13 +21,18 @@ import (
 // per cause per interval, not one per retry; once it is back, readiness
 // returns, no acknowledged create is lost, and reconciliation resumes
 // (new labs are reconciled, a lab started now runs, the lab that ran
-// before still runs in the same container).
+// before still runs in the same container). It runs on each runtime
+// (docker, kubernetes).
 func TestFaultPostgresRestart(t *testing.T) {
 	t.Parallel()
-	image := servertest.Docker(t)
+	eachRuntime(t, testPostgresRestart)
+}
+
+func testPostgresRestart(t *testing.T, rt *labRuntime) {
+	image := rt.image
 	pg := servertest.StartPrivatePostgres(t)
-	removeInstallationContainers(t, pg.URL, "")
-	p := startLabd(t, "pg-restart", pg.URL)
+	rt.removeWorkloads(t, pg.URL)
+	p := startLabd(t, "pg-restart", pg.URL, rt.flags...)
 	base := "http://" + p.addr
 	before := createRunning(t, p.cl, "before", image)
 

@@ -67,10 +67,18 @@ func (p *proc) log() string {
 // and waits for its listen address.
 func startLabd(t *testing.T, id, dbURL string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{id: id, done: make(chan struct{})}
-	args := append([]string{"--listen=127.0.0.1:0", "--database-url=" + dbURL, "--instance-id=" + id, "--log-format=json",
+	return runLabd(t, id, append([]string{"--database-url=" + dbURL,
 		"--lease-duration=2s", "--renew-deadline=1s", "--retry-period=200ms", "--probe-interval=500ms", "--resync-period=2s",
-		"--capacity-cpu=2", "--capacity-memory=2Gi", "--access-host=127.0.0.1", "--publish-ip=127.0.0.1", "--stop-timeout=2s"}, extra...)
+		"--capacity-cpu=2", "--capacity-memory=2Gi", "--access-host=127.0.0.1", "--publish-ip=127.0.0.1", "--stop-timeout=2s"}, extra...)...)
+}
+
+// runLabd runs labd with args and nothing else but a free loopback port,
+// JSON logs (to read the port from) and the instance id, and waits for
+// its listen address. It is stopped with SIGTERM when the test ends.
+func runLabd(t *testing.T, id string, args ...string) *proc {
+	t.Helper()
+	p := &proc{id: id, done: make(chan struct{})}
+	args = append([]string{"--listen=127.0.0.1:0", "--instance-id=" + id, "--log-format=json"}, args...)
 	p.cmd = exec.Command(labdBinary(t), args...)
 	p.cmd.Env = append(os.Environ(), "LAB_TOKEN=")
 	stderr, err := p.cmd.StderrPipe()
@@ -178,12 +186,18 @@ func without(ps []*proc, gone *proc) []*proc {
 // database: exactly one leads; when it is SIGKILLed another takes over and
 // reconciliation goes on; when the new leader's lock session is killed on
 // the server, it stops leading and a third replica takes over with a newer
-// epoch.
+// epoch. It runs on each runtime (docker, kubernetes); labs are deleted
+// through the finalizer with no workload left.
 func TestHighAvailability(t *testing.T) {
 	t.Parallel()
-	image := servertest.Docker(t)
+	eachRuntime(t, testHighAvailability)
+}
+
+func testHighAvailability(t *testing.T, rt *labRuntime) {
+	image := rt.image
 	dbURL := servertest.PostgresURL(t)
-	ps := []*proc{startLabd(t, "replica-1", dbURL), startLabd(t, "replica-2", dbURL), startLabd(t, "replica-3", dbURL)}
+	rt.removeWorkloads(t, dbURL)
+	ps := []*proc{startLabd(t, "replica-1", dbURL, rt.flags...), startLabd(t, "replica-2", dbURL, rt.flags...), startLabd(t, "replica-3", dbURL, rt.flags...)}
 
 	var lead *proc
 	var st api.LeaderStatus
@@ -235,4 +249,7 @@ func TestHighAvailability(t *testing.T) {
 		list, err := third.cl.List(ctx, client.ListOptions{})
 		return err == nil && len(list.Items) == 0
 	})
+	if left := rt.workloads(t, dbURL); len(left) != 0 {
+		t.Fatalf("%d workloads left after every lab was deleted: %+v", len(left), left)
+	}
 }

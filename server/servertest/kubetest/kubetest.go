@@ -40,6 +40,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/labrm/terraform-provider-lab/server/servertest"
 )
@@ -293,4 +294,141 @@ func WaitFor[T runtime.Object](ctx context.Context, client cache.Getter, resourc
 		return last, fmt.Errorf("wait for %s %s/%s: %w", resource, namespace, name, err)
 	}
 	return last, nil
+}
+
+// Unrequested is what the scheduler still has to give on the cluster's
+// node: its allocatable CPU (millicores) and memory (bytes) minus the
+// requests of the pods bound to it that have not ended, whoever's they
+// are. A test that must make the node look full to the scheduler asks for
+// a share of this, leaving room for the tests that run beside it.
+func (c *Cluster) Unrequested(t testing.TB) (milliCPU, memoryBytes int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node, err := c.Client.CoreV1().Nodes().Get(ctx, c.Node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get node %s: %v", c.Node, err)
+	}
+	milliCPU, memoryBytes = node.Status.Allocatable.Cpu().MilliValue(), node.Status.Allocatable.Memory().Value()
+	pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + c.Node})
+	if err != nil {
+		t.Fatalf("list pods on %s: %v", c.Node, err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, ctr := range p.Spec.Containers {
+			milliCPU -= ctr.Resources.Requests.Cpu().MilliValue()
+			memoryBytes -= ctr.Resources.Requests.Memory().Value()
+		}
+	}
+	return milliCPU, memoryBytes
+}
+
+// Ghost is a node that no kubelet runs, registered by a test: the
+// scheduler places pods on it (those that tolerate its taint), none ever
+// starts, and the test says whether it is Ready, as the node lifecycle
+// controller would say of a node whose kubelet stopped. It stands in for
+// stopping the kubelet, which the tests share.
+type Ghost struct {
+	c *Cluster
+	// Name is the node's name; TaintKey the key of its NoSchedule taint,
+	// which only the test's pods tolerate.
+	Name, TaintKey string
+}
+
+// Ghost registers a Ready ghost node with labels and the given allocatable
+// CPU and memory (room for 20 pods), tainted with a key of its own so
+// that only pods that tolerate it go there; it is deleted when the test
+// ends. It returns once the node lifecycle controller has seen it Ready
+// (it taints a new node not-ready until then).
+func (c *Cluster) Ghost(t testing.TB, labels map[string]string, cpu, memory string) *Ghost {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	suffix := namespaceName(t.Name())
+	suffix = suffix[len(suffix)-8:]
+	g := &Ghost{c: c, Name: "ghost-" + suffix, TaintKey: "labrm.io/ghost-" + suffix}
+	l := map[string]string{LabelTest: "true"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: g.Name, Labels: l},
+		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: g.TaintKey, Effect: corev1.TaintEffectNoSchedule}}},
+	}
+	if _, err := c.Client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create node %s: %v", g.Name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Client.CoreV1().Nodes().Delete(ctx, g.Name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete node %s: %v", g.Name, err)
+		}
+	})
+	res := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory),
+		corev1.ResourcePods: resource.MustParse("20")}
+	g.setStatus(t, func(st *corev1.NodeStatus) { st.Capacity, st.Allocatable = res, res }, corev1.ConditionTrue)
+	// The node lifecycle controller's not-ready taint goes once it has
+	// seen the node Ready.
+	if _, err := WaitFor(ctx, c.Client.CoreV1().RESTClient(), "nodes", "", g.Name, &corev1.Node{}, func(n *corev1.Node) (bool, error) {
+		if n == nil {
+			return false, nil
+		}
+		for _, taint := range n.Spec.Taints {
+			if taint.Key == corev1.TaintNodeNotReady || taint.Key == corev1.TaintNodeUnreachable {
+				return false, nil
+			}
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatalf("ghost node %s: wait for the controller to see it Ready: %v", g.Name, err)
+	}
+	return g
+}
+
+// SetReady marks the ghost Ready, or Unknown as the node lifecycle
+// controller marks a node whose kubelet stopped posting its status, from
+// now on. It returns the time of the change (whole seconds, as the API
+// server keeps it).
+func (g *Ghost) SetReady(t testing.TB, ready bool) time.Time {
+	t.Helper()
+	status := corev1.ConditionUnknown
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	return g.setStatus(t, nil, status)
+}
+
+func (g *Ghost) setStatus(t testing.TB, mutate func(*corev1.NodeStatus), ready corev1.ConditionStatus) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := time.Now().Truncate(time.Second)
+	reason, msg := "KubeletReady", "a ghost: no kubelet runs this node"
+	if ready != corev1.ConditionTrue {
+		reason, msg = "NodeStatusUnknown", "Kubelet stopped posting node status."
+	}
+	// The node lifecycle controller updates the node too (its taints).
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := g.c.Client.CoreV1().Nodes().Get(ctx, g.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if mutate != nil {
+			mutate(&cur.Status)
+		}
+		cur.Status.Conditions = []corev1.NodeCondition{{
+			Type: corev1.NodeReady, Status: ready, Reason: reason, Message: msg,
+			LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
+		}}
+		_, err = g.c.Client.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("update the status of node %s: %v", g.Name, err)
+	}
+	return now
 }
