@@ -16,7 +16,7 @@ type Queue struct {
 	mu         sync.Mutex
 	cond       *sync.Cond
 	queue      []api.Key
-	urgent     []api.Key // taken before queue (AddUrgent)
+	urgent     []api.Key             // taken before queue (AddUrgent)
 	dirty      map[api.Key]time.Time // when the key was added
 	processing map[api.Key]bool
 	failures   map[api.Key]int
