@@ -232,7 +232,10 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 		return nil
 	})
 	if err != nil {
-		c.wake(led.revert(lab.Metadata.UID, dec.version))
+		// Others may be woken; this lab is retried with the error's
+		// backoff, not at once (a write that keeps conflicting would
+		// otherwise loop hot).
+		c.wake(slices.DeleteFunc(led.revert(lab.Metadata.UID, dec.version), func(k api.Key) bool { return k == lab.Key() }))
 	}
 	return Result{Requeue: true}, err
 }
