@@ -67,7 +67,10 @@
 // it records status.observed_generation and a reconciled event in the same
 // transaction.
 //
-// The finalizer is added before any workload exists. On deletion the
+// The finalizer is added before any workload exists: every controller
+// write of a live lab carries it, so a new lab's first write (its
+// admission decision) adds it, and an admitted lab without it gets it
+// before its workload is made. On deletion the
 // workload is removed, its absence confirmed, and only then is the
 // finalizer removed, with the finalized event, in one transaction.
 //
@@ -79,7 +82,13 @@
 // controller's outbox watcher (milliseconds after a change), from a
 // periodic resync of every lab, and from the admission ledger, which wakes
 // the head of the capacity queue when capacity is released or the head
-// changes (a lab waiting in the queue is not polled). A
+// changes (a lab waiting in the queue is not polled). Work that unblocks
+// others — the woken head, a start that ended — goes ahead of the backlog
+// (AddUrgent), so that a queue of thousands of labs does not delay it;
+// labs woken only to refresh the place their condition states come a
+// second later, coalesced. Workload starts run off the workers, up to
+// StartConcurrency at once (starts.go), and no reconcile acts on a lab
+// while its start is in flight. A
 // watcher bookmark found below the outbox's retention floor cannot tell
 // which changes it missed: every lab is queued, then the watcher continues
 // from the floor.
