@@ -57,8 +57,16 @@ func (r *Engine) Ensure(ctx context.Context, spec workload.Spec) (workload.Statu
 	labels := ourLabels(spec)
 	var taken time.Time // when create last answered 409 for the name
 	backoff := 10 * time.Millisecond
-	for rounds := 0; ; {
-		st, err := r.Inspect(ctx, spec.Name)
+	for rounds, first := 0, true; ; first = false {
+		// The first round creates without asking: Ensure is called for a
+		// lab whose workload the controller did not find, so the name is
+		// almost always free, and a create that finds it taken (409) goes
+		// round again, which adopts or replaces the container. One engine
+		// call fewer per start.
+		st, err := workload.Status{}, workload.ErrNotFound
+		if !first {
+			st, err = r.Inspect(ctx, spec.Name)
+		}
 		switch {
 		case errors.Is(err, workload.ErrNotFound) && !taken.IsZero() && time.Since(taken) < nameWait:
 			// A create in flight holds the name; it becomes visible soon
