@@ -53,7 +53,9 @@ CGO_ENABLED=0 GOOS=linux GOARCH="$GOARCH" go build -trimpath \
 	-ldflags "-s -w -X main.version=$VERSION" -o "$root/labd" ./server/cmd/labd
 # A static binary has no program interpreter; anything else would not run
 # FROM scratch.
-if command -v readelf >/dev/null && readelf -l "$root/labd" | grep -q 'Requesting program interpreter'; then
+# (Read the whole output first: "readelf | grep -q" under pipefail can fail
+# with SIGPIPE once grep has seen enough.)
+if command -v readelf >/dev/null && [[ $(readelf -l "$root/labd") == *'Requesting program interpreter'* ]]; then
 	die "labd is not statically linked"
 fi
 

@@ -480,7 +480,8 @@ setup_terraform() {
 		fi
 	fi
 	TF_ACC_TERRAFORM_PATH="$bin"
-	log "terraform: $bin ($("$bin" version 2>/dev/null | head -n1))"
+	tfv=$("$bin" version 2>/dev/null) || true
+	log "terraform: $bin (${tfv%%$'\n'*})"
 }
 
 # ---------------------------------------------------------------- Kubernetes
