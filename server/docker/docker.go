@@ -97,6 +97,7 @@ type Engine struct {
 	netMu       sync.Mutex
 	netReady    bool // the lab network is known to exist
 	pullTimeout time.Duration
+	pulls       *pulls // pull.go
 	pidsLimit   int64
 	log         *slog.Logger
 
@@ -126,6 +127,7 @@ func New(cfg Config) (*Engine, error) {
 		network:     cmp.Or(cfg.Network, DefaultNetwork),
 		publishIP:   cfg.PublishIP,
 		pullTimeout: cmp.Or(cfg.PullTimeout, DefaultPullTimeout),
+		pulls:       newPulls(time.Now),
 		pidsLimit:   cmp.Or(cfg.DefaultPidsLimit, DefaultPidsLimit),
 		log:         cmp.Or(cfg.Logger, slog.Default()),
 

@@ -660,6 +660,13 @@ func TestMissingImage(t *testing.T) {
 	if _, err := r.Inspect(ctx, spec.Name); !errors.Is(err, workload.ErrNotFound) {
 		t.Fatalf("a container was created for a missing image: %v", err)
 	}
+	// Another lab of the class, with the same image: the same answer
+	// (within docker.PullRetry, without asking the registry again).
+	other := newSpec(t, r, img, nil)
+	other.Image = spec.Image
+	if _, err2 := r.Ensure(ctx, other); !errors.Is(err2, workload.ErrImage) || err2.Error() != err.Error() {
+		t.Fatalf("second lab with the missing image: %v, want %v", err2, err)
+	}
 }
 
 func TestListOnlyOurs(t *testing.T) {

@@ -217,19 +217,15 @@ func (r *Engine) image(ctx context.Context, ref string) (image.InspectResponse, 
 	if !cerrdefs.IsNotFound(err) {
 		return img, fmt.Errorf("inspect image %s: %w", ref, err)
 	}
-	r.log.Info("image not present; pulling", "image", ref)
-	start := time.Now()
-	if err := r.pull(ctx, ref); err != nil {
+	if err := r.pulls.do(ctx, ref, r.pullLogged); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return img, fmt.Errorf("pull image %s: %w", ref, ctx.Err())
 		case client.IsErrConnectionFailed(err):
 			return img, fmt.Errorf("pull image %s: %w", ref, err)
 		}
-		r.log.Warn("image pull failed", "image", ref, "error", err, "took", time.Since(start))
 		return img, fmt.Errorf("%w: %s is not present on the engine and pulling it failed: %v", workload.ErrImage, ref, err)
 	}
-	r.log.Info("pulled image", "image", ref, "took", time.Since(start))
 	img, err = r.cli.ImageInspect(ctx, ref)
 	if cerrdefs.IsNotFound(err) {
 		return img, fmt.Errorf("%w: %s still not present after a successful pull", workload.ErrImage, ref)
@@ -238,6 +234,18 @@ func (r *Engine) image(ctx context.Context, ref string) (image.InspectResponse, 
 		return img, fmt.Errorf("inspect image %s: %w", ref, err)
 	}
 	return img, nil
+}
+
+// pullLogged is pull, logged: once per pull, however many labs wait for it.
+func (r *Engine) pullLogged(ctx context.Context, ref string) error {
+	r.log.Info("image not present; pulling", "image", ref)
+	start := time.Now()
+	if err := r.pull(ctx, ref); err != nil {
+		r.log.Warn("image pull failed", "image", ref, "error", err, "took", time.Since(start))
+		return err
+	}
+	r.log.Info("pulled image", "image", ref, "took", time.Since(start))
+	return nil
 }
 
 // pull pulls ref within the pull timeout. The engine reports most failures

@@ -137,7 +137,11 @@ type Request struct{ Key api.Key }
 
 // Result tells the worker when to look at the key again.
 type Result struct {
-	Requeue      bool          // again now
+	// Requeue: again now, ahead of the backlog (Queue.AddUrgent). The lab
+	// has just moved one step and takes the next at once: an admitted lab
+	// holds capacity, and a backlog of thousands of waiting labs must not
+	// delay its start.
+	Requeue      bool
 	RequeueAfter time.Duration // again after this
 }
 
@@ -153,6 +157,7 @@ type Controller struct {
 	installation string // the store's id, on every workload's labels
 
 	ledger      atomic.Pointer[ledger]             // the current term's admission ledger; nil while not leading
+	seen        atomic.Pointer[seen]               // the current term's versions decided on (seen.go); nil while not leading
 	largest     atomic.Pointer[workload.Resources] // the most one workload can have, read each term
 	finalizing  atomic.Int64
 	lastFailure sync.Map // api.Key -> string: dedupes reconciliation.failed events
@@ -237,6 +242,9 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	}
 	c.ledger.Store(led)
 	defer c.ledger.Store(nil)
+	decided := newSeen()
+	c.seen.Store(decided)
+	defer c.seen.Store(nil)
 	q := NewQueue()
 	q.OnGet = c.cfg.Observer.QueueWait
 	c.mu.Lock()
@@ -264,7 +272,11 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 		deleted := make([]bool, 0, len(events))
 		var pos int64
 		for _, ev := range events {
-			if api.WatchType(ev.Type) != "" {
+			switch {
+			case ev.Type == api.EventDeleted:
+				decided.forget(ev.Key)
+				q.Add(ev.Key)
+			case api.WatchType(ev.Type) != "" && !decided.has(ev.Key, ev.Position):
 				q.Add(ev.Key)
 			}
 			if ev.Object != nil {
@@ -358,13 +370,17 @@ func (c *Controller) every(ctx context.Context, d time.Duration, fn func() error
 	}
 }
 
-// enqueueAll queues every lab: the resync that catches anything a lost
-// event or a crash made the controller miss. With forget, their backoff
-// is cleared too (the failure they backed off from is over).
+// enqueueAll queues every unsettled lab (all but those that ended and are
+// not being deleted): the resync that catches anything a lost event or a
+// crash made the controller miss. An ended lab whose workload is still
+// there is found by the garbage collector instead (collectGarbage), so
+// that a resync costs nothing for the thousands of labs that ended. With
+// forget, their backoff is cleared too (the failure they backed off from
+// is over).
 func (c *Controller) enqueueAll(ctx context.Context, q *Queue, forget bool) error {
 	var after api.Key
 	for {
-		keys, err := c.cfg.Store.ListKeys(ctx, after, store.MaxListLimit)
+		keys, err := c.cfg.Store.ListKeys(ctx, store.KeyOptions{After: after, Limit: store.MaxListLimit, Unsettled: true})
 		if err != nil {
 			return fmt.Errorf("resync: %w", err)
 		}
@@ -387,9 +403,7 @@ func (c *Controller) wake(keys []api.Key) {
 	if len(keys) == 0 {
 		return
 	}
-	c.mu.Lock()
-	q := c.queue
-	c.mu.Unlock()
+	q := c.currentQueue()
 	if q == nil {
 		return
 	}
@@ -454,12 +468,24 @@ func (c *Controller) work(ctx context.Context, q *Queue) error {
 			q.Forget(key)
 			c.lastFailure.Delete(key)
 			if res.Requeue {
-				q.Add(key)
+				c.settleSeen(key)
+				q.AddUrgent(key)
 			} else if res.RequeueAfter > 0 {
 				q.AddAfter(key, res.RequeueAfter)
 			}
 		}
+		if s := c.seen.Load(); s != nil {
+			s.done(key)
+		}
 		q.Done(key)
+	}
+}
+
+// settleSeen marks what the reconcile in progress for key wrote as
+// decided on: its outbox event need not queue the lab (seen.go).
+func (c *Controller) settleSeen(key api.Key) {
+	if s := c.seen.Load(); s != nil {
+		s.settle(key)
 	}
 }
 
@@ -542,10 +568,18 @@ func (c *Controller) listPhase(ctx context.Context, phase api.Phase) ([]*api.Lab
 	}
 }
 
+// currentQueue is the work queue of the running term, or nil.
+func (c *Controller) currentQueue() *Queue {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queue
+}
+
 // collectGarbage removes this installation's workloads whose lab no longer
 // exists (or is a different lab of the same name), once they are older
 // than the grace period: an engine can create a workload and still fail
-// the call, and a crash can come between create and record.
+// the call, and a crash can come between create and record. A workload
+// whose lab ended is its lab's clean-up's business: the lab is queued.
 func (c *Controller) collectGarbage(ctx context.Context) error {
 	all, err := c.cfg.Engine.List(ctx)
 	if err != nil {
@@ -562,6 +596,13 @@ func (c *Controller) collectGarbage(ctx context.Context) error {
 		case err != nil && !api.IsNotFound(err):
 			return err
 		case err == nil && lab.Metadata.UID == w.Labels[workload.LabelResourceUID]:
+			if lab.Status.Phase == api.PhaseCompleted || lab.Status.Phase == api.PhaseFailed {
+				// Its clean-up was missed (a crash, an engine that was
+				// away) and the resync skips ended labs: queue it.
+				if q := c.currentQueue(); q != nil {
+					q.Add(key)
+				}
+			}
 			continue
 		}
 		c.cfg.Logger.Info("removing orphaned workload", "workload", w.Name, "lab", key.String(), "uid", w.Labels[workload.LabelResourceUID])

@@ -561,6 +561,51 @@ func TestOrphanGC(t *testing.T) {
 	}
 }
 
+// TestEndedLabWorkloadCollected: the resync skips labs that ended, so a
+// workload an ended lab still has (its clean-up missed in a crash) is
+// found by the garbage collector, which queues the lab: its clean-up
+// removes it.
+func TestEndedLabWorkloadCollected(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *reconcile.Config) { c.GCGrace = time.Millisecond })
+	ctx := context.Background()
+	l := h.create("ended", func(l *api.LabInstanceRequest) {
+		l.Spec.ScheduledStartTime = time.Now().Add(time.Hour).UTC().Format(time.RFC3339) // stays PENDING
+	})
+	if _, err := h.db.UpdateLabWithRetry(ctx, l.Key(), store.WriteOptions{}, func(x *api.LabInstanceRequest) error {
+		return x.Transition(api.PhaseFailed, "Test", "ended outside the controller", time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Let the controller handle the lab's events first: from then on
+	// only the garbage collector can notice the workload made below.
+	time.Sleep(time.Second)
+	id, err := h.db.InstallationID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := workload.Name(l.Metadata.UID)
+	if _, err := h.rt.Ensure(ctx, workload.Spec{Name: name, Image: h.image, Limits: workload.Resources{MilliCPU: 100, MemoryBytes: 32 << 20},
+		Labels: map[string]string{workload.LabelManagedBy: workload.ManagedBy, workload.LabelResourceUID: l.Metadata.UID,
+			workload.LabelNamespace: l.Metadata.Namespace, workload.LabelName: l.Metadata.Name, workload.LabelInstallation: id,
+			workload.LabelSpecHash: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := h.rt.Inspect(ctx, name); errors.Is(err, workload.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the workload of an ended lab was never cleaned up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, err := h.db.GetLab(ctx, l.Key()); err != nil || got.Status.Phase != api.PhaseFailed {
+		t.Fatalf("after clean-up: %+v, %v", got, err)
+	}
+}
+
 // TestFencedControllerStops: once another term starts, the old
 // controller's writes fail and it stops with api.EFENCED.
 func TestFencedControllerStops(t *testing.T) {

@@ -17,6 +17,7 @@ type Queue struct {
 	cond       *sync.Cond
 	queue      []api.Key
 	urgent     []api.Key             // taken before queue (AddUrgent)
+	urgentNext map[api.Key]bool      // added urgently while processing: Done queues it urgently
 	dirty      map[api.Key]time.Time // when the key was added
 	processing map[api.Key]bool
 	failures   map[api.Key]int
@@ -35,6 +36,7 @@ type Queue struct {
 func NewQueue() *Queue {
 	q := &Queue{
 		dirty: map[api.Key]time.Time{}, processing: map[api.Key]bool{}, failures: map[api.Key]int{},
+		urgentNext: map[api.Key]bool{}, delayed: delayHeap{index: map[api.Key]int{}},
 		now: time.Now, BaseDelay: 5 * time.Millisecond, MaxDelay: 5 * time.Minute,
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -74,7 +76,8 @@ func (q *Queue) AddUrgent(key api.Key) {
 		q.dirty[key] = q.now()
 	}
 	if q.processing[key] {
-		return // queued again by Done
+		q.urgentNext[key] = true // queued again, urgently, by Done
+		return
 	}
 	q.urgent = append(q.urgent, key)
 	q.cond.Signal()
@@ -93,15 +96,13 @@ func (q *Queue) AddAfter(key api.Key, d time.Duration) {
 		return
 	}
 	at := q.now().Add(d)
-	for i := range q.delayed {
-		if q.delayed[i].key == key {
-			if at.Before(q.delayed[i].at) {
-				q.delayed[i].at = at
-				heap.Fix(&q.delayed, i)
-				q.armTimer()
-			}
-			return
+	if i, ok := q.delayed.index[key]; ok {
+		if at.Before(q.delayed.keys[i].at) {
+			q.delayed.keys[i].at = at
+			heap.Fix(&q.delayed, i)
+			q.armTimer()
 		}
+		return
 	}
 	heap.Push(&q.delayed, delayedKey{key: key, at: at})
 	q.armTimer()
@@ -180,8 +181,14 @@ func (q *Queue) Done(key api.Key) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.processing, key)
+	urgent := q.urgentNext[key]
+	delete(q.urgentNext, key)
 	if _, dirty := q.dirty[key]; dirty && !q.shutdown {
-		q.queue = append(q.queue, key)
+		if urgent {
+			q.urgent = append(q.urgent, key)
+		} else {
+			q.queue = append(q.queue, key)
+		}
 		q.cond.Signal()
 	}
 }
@@ -206,10 +213,10 @@ func (q *Queue) ShutDown() {
 
 // armTimer makes the timer fire at the earliest delayed key.
 func (q *Queue) armTimer() {
-	if len(q.delayed) == 0 {
+	if q.delayed.Len() == 0 {
 		return
 	}
-	d := q.delayed[0].at.Sub(q.now())
+	d := q.delayed.keys[0].at.Sub(q.now())
 	if q.timer == nil {
 		q.timer = time.AfterFunc(d, q.fire)
 		return
@@ -221,7 +228,7 @@ func (q *Queue) fire() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
-	for len(q.delayed) > 0 && !q.delayed[0].at.After(now) {
+	for q.delayed.Len() > 0 && !q.delayed.keys[0].at.After(now) {
 		q.add(heap.Pop(&q.delayed).(delayedKey).key)
 	}
 	if !q.shutdown {
@@ -234,15 +241,28 @@ type delayedKey struct {
 	at  time.Time
 }
 
-type delayHeap []delayedKey
+// delayHeap is a min-heap of delayed keys by time, with each key's place
+// in it, so that AddAfter finds a key already scheduled in O(1), not by a
+// scan of every delayed key.
+type delayHeap struct {
+	keys  []delayedKey
+	index map[api.Key]int
+}
 
-func (h delayHeap) Len() int           { return len(h) }
-func (h delayHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *delayHeap) Push(x any)        { *h = append(*h, x.(delayedKey)) }
+func (h delayHeap) Len() int           { return len(h.keys) }
+func (h delayHeap) Less(i, j int) bool { return h.keys[i].at.Before(h.keys[j].at) }
+func (h delayHeap) Swap(i, j int) {
+	h.keys[i], h.keys[j] = h.keys[j], h.keys[i]
+	h.index[h.keys[i].key], h.index[h.keys[j].key] = i, j
+}
+func (h *delayHeap) Push(x any) {
+	k := x.(delayedKey)
+	h.index[k.key] = len(h.keys)
+	h.keys = append(h.keys, k)
+}
 func (h *delayHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+	x := h.keys[len(h.keys)-1]
+	h.keys = h.keys[:len(h.keys)-1]
+	delete(h.index, x.key)
 	return x
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,4 +172,57 @@ func TestQueueUrgent(t *testing.T) {
 	if again != key {
 		t.Fatalf("after Done, took %v, want %v again", again, key)
 	}
+
+	// Added urgently while processing (Result.Requeue): Done queues it
+	// ahead of the backlog, not behind it.
+	for i := 10; i < 15; i++ {
+		q.Add(k(i))
+	}
+	q.AddUrgent(again)
+	q.Done(again)
+	if first, _ := q.Get(); first != again {
+		t.Fatalf("after Done, took %v ahead of %v, which was added urgently while processing", first, again)
+	}
+}
+
+// TestQueueDelayedIndex: the delayed keys' index stays true to the heap
+// through pushes, reschedules and pops, so every key is delivered once,
+// at its earliest time.
+func TestQueueDelayedIndex(t *testing.T) {
+	t.Parallel()
+	q := NewQueue()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 300
+	for i := range n {
+		q.AddAfter(key(fmt.Sprint("d-", i)), time.Duration(1+rng.IntN(30))*time.Millisecond)
+	}
+	for i := 0; i < n; i += 3 { // earlier: wins; later: dropped
+		q.AddAfter(key(fmt.Sprint("d-", i)), time.Millisecond)
+		q.AddAfter(key(fmt.Sprint("d-", i)), time.Hour)
+	}
+	for i, k := range q.delayed.keys {
+		if q.delayed.index[k.key] != i {
+			t.Fatalf("index of %v = %d, want %d", k.key, q.delayed.index[k.key], i)
+		}
+	}
+	seen := map[api.Key]bool{}
+	deadline := time.After(10 * time.Second)
+	for len(seen) < n {
+		got := make(chan api.Key, 1)
+		go func() { k, _ := q.Get(); got <- k }()
+		select {
+		case k := <-got:
+			if seen[k] {
+				t.Fatalf("%v delivered twice", k)
+			}
+			seen[k] = true
+			q.Done(k)
+		case <-deadline:
+			t.Fatalf("%d of %d delayed keys delivered", len(seen), n)
+		}
+	}
+	if len(q.delayed.index) != 0 || q.delayed.Len() != 0 {
+		t.Fatalf("after delivery: %d indexed, %d delayed", len(q.delayed.index), q.delayed.Len())
+	}
+	q.ShutDown()
 }

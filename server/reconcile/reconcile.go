@@ -34,6 +34,9 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 	if led := c.ledger.Load(); led != nil {
 		c.wake(led.observe(lab, false, c.cfg.Now(), fromRead))
 	}
+	if s := c.seen.Load(); s != nil {
+		s.read(req.Key, lab.Metadata.ResourceVersion)
+	}
 	if c.starting(lab.Metadata.UID) {
 		// One engine operation at a time per lab: a removal or a stop
 		// now could run before the start's create and leave its workload
@@ -144,31 +147,21 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 // event in the same transaction. Both are fenced by the leader epoch.
 func (c *Controller) write(ctx context.Context, lab *api.LabInstanceRequest, message string, mutate store.Mutator) error {
 	seen := lab.Metadata.Generation
-	opts := store.WriteOptions{ExpectedVersion: lab.Metadata.ResourceVersion, Fence: c.epoch.Load()}
-	var written *api.LabInstanceRequest
-	err := c.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
-		written = nil
-		out, err := tx.UpdateLab(ctx, lab.Key(), opts, func(x *api.LabInstanceRequest) error {
-			if err := mutate(x); err != nil {
-				return err
-			}
-			if x.Metadata.DeletionTimestamp == nil {
-				x.Metadata.AddFinalizer(api.Finalizer) // see plan
-			}
-			x.Status.ObservedGeneration = seen
-			return nil
-		})
-		if err != nil || out.Metadata.ResourceVersion == lab.Metadata.ResourceVersion {
+	out, err := c.cfg.Store.UpdateLabAt(ctx, lab, c.epoch.Load(), api.EventReconciled, message, func(x *api.LabInstanceRequest) error {
+		if err := mutate(x); err != nil {
 			return err
 		}
-		if message == "" {
-			message = string(out.Status.Phase)
+		if x.Metadata.DeletionTimestamp == nil {
+			x.Metadata.AddFinalizer(api.Finalizer) // see plan
 		}
-		written = out
-		return tx.AppendEvent(ctx, out, api.EventReconciled, message, opts)
+		x.Status.ObservedGeneration = seen
+		return nil
 	})
-	if err == nil && written != nil {
-		c.settle(written)
+	if err == nil && out.Metadata.ResourceVersion != lab.Metadata.ResourceVersion {
+		c.settle(out)
+		if s := c.seen.Load(); s != nil {
+			s.written(lab.Key(), out.Metadata.ResourceVersion)
+		}
 	}
 	return err
 }
@@ -215,10 +208,14 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 		if !rewriteCondition(lab.Condition(api.ConditionScheduled), cond) {
 			return Result{}, nil
 		}
-		return Result{}, c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
+		err := c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
 			x.SetCondition(cond, now)
 			return nil
 		})
+		if err == nil {
+			c.settleSeen(lab.Key()) // nothing to do until the ledger wakes it
+		}
+		return Result{}, err
 	}
 	need := dec.need
 	err := c.write(ctx, lab, "admitted: "+dec.message, func(x *api.LabInstanceRequest) error {
@@ -483,9 +480,7 @@ func (c *Controller) stop(ctx context.Context, lab *api.LabInstanceRequest, act 
 }
 
 func (c *Controller) failures(key api.Key) int {
-	c.mu.Lock()
-	q := c.queue
-	c.mu.Unlock()
+	q := c.currentQueue()
 	if q == nil {
 		return 0
 	}

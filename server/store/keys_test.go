@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/labrm/terraform-provider-lab/internal/api"
 	"github.com/labrm/terraform-provider-lab/server/servertest"
@@ -22,7 +24,7 @@ func TestListKeys(t *testing.T) {
 		var got []api.Key
 		var after api.Key
 		for range 10 {
-			page, err := db.ListKeys(ctx, after, 2)
+			page, err := db.ListKeys(ctx, store.KeyOptions{After: after, Limit: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,6 +41,55 @@ func TestListKeys(t *testing.T) {
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("keys %v, want %v", got, want)
+			}
+		}
+	})
+}
+
+// TestListKeysUnsettled leaves out ended labs unless they are being
+// deleted.
+func TestListKeysUnsettled(t *testing.T) {
+	t.Parallel()
+	servertest.EachStore(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Now()
+		end := func(name string, to api.Phase, deleting bool) {
+			l := newLab(name)
+			if deleting {
+				l.Metadata.Finalizers = []string{api.Finalizer}
+			}
+			l = mustCreate(t, db, l)
+			if to != api.PhasePending {
+				if _, err := db.UpdateLab(ctx, l.Key(), store.WriteOptions{}, func(x *api.LabInstanceRequest) error {
+					return x.Transition(to, "Test", "", now)
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if deleting {
+				if _, _, err := db.DeleteLab(ctx, l.Key(), store.WriteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		end("a-pending", api.PhasePending, false)
+		end("b-failed", api.PhaseFailed, false)
+		end("c-failed-deleting", api.PhaseFailed, true)
+		end("d-provisioning", api.PhaseProvisioning, false)
+		for _, c := range []struct {
+			unsettled bool
+			want      string
+		}{{false, "[a-pending b-failed c-failed-deleting d-provisioning]"}, {true, "[a-pending c-failed-deleting d-provisioning]"}} {
+			keys, err := db.ListKeys(ctx, store.KeyOptions{Limit: 100, Unsettled: c.unsettled})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, k := range keys {
+				names = append(names, k.Name)
+			}
+			if got := fmt.Sprint(names); got != c.want {
+				t.Fatalf("Unsettled=%v: %s, want %s", c.unsettled, got, c.want)
 			}
 		}
 	})

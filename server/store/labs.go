@@ -290,23 +290,12 @@ func (tx *Tx) UpdateLab(ctx context.Context, key api.Key, opts WriteOptions, mut
 	if err != nil {
 		return nil, err
 	}
-	next := cur.DeepCopy()
-	if err := mutate(next); err != nil {
+	next, eventType, err := prepareUpdate(cur, mutate)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkUpdate(cur, next); err != nil {
-		return nil, err
-	}
-	same, err := sameObject(cur, next)
-	if err != nil || same {
-		return cur, err
-	}
-	eventType := api.EventStatusUpdated
-	if !api.SpecEqual(&cur.Spec, &next.Spec) {
-		next.Metadata.Generation++
-	}
-	if !metaSpecEqual(cur, next) {
-		eventType = api.EventUpdated
+	if next == nil {
+		return cur, nil // nothing to write
 	}
 	if next.Metadata.DeletionTimestamp != nil && len(next.Metadata.Finalizers) == 0 {
 		return next, tx.deleteRow(ctx, row, next, opts)
@@ -322,6 +311,31 @@ func (tx *Tx) UpdateLab(ctx context.Context, key api.Key, opts WriteOptions, mut
 		return nil, err
 	}
 	return next, nil
+}
+
+// prepareUpdate applies mutate to a copy of cur and checks the result
+// against the rules every writer obeys. It returns the lab to store and
+// its event type, or nil when mutate changed nothing.
+func prepareUpdate(cur *api.LabInstanceRequest, mutate Mutator) (*api.LabInstanceRequest, string, error) {
+	next := cur.DeepCopy()
+	if err := mutate(next); err != nil {
+		return nil, "", err
+	}
+	if err := checkUpdate(cur, next); err != nil {
+		return nil, "", err
+	}
+	same, err := sameObject(cur, next)
+	if err != nil || same {
+		return nil, "", err
+	}
+	eventType := api.EventStatusUpdated
+	if !api.SpecEqual(&cur.Spec, &next.Spec) {
+		next.Metadata.Generation++
+	}
+	if !metaSpecEqual(cur, next) {
+		eventType = api.EventUpdated
+	}
+	return next, eventType, nil
 }
 
 func staleError(key api.Key, want, have int64) error {

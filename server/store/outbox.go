@@ -133,6 +133,16 @@ func (tx *Tx) ReadEvents(ctx context.Context, after int64, limit int) ([]Event, 
 	}
 	out := make([]Event, 0, len(rows))
 	for i := range rows {
+		if i > 0 && rows[i].Position == rows[i-1].Position && rows[i].UID == rows[i-1].UID &&
+			rows[i].ResourceVersion == rows[i-1].ResourceVersion && rows[i].Object == rows[i-1].Object {
+			// A write's events (its change, the controller's reconciled)
+			// carry one object: decode it once.
+			prev := out[i-1]
+			ev := Event{ID: rows[i].ID, Position: rows[i].Position, Type: rows[i].EventType, UID: rows[i].UID,
+				Key: api.Key{Namespace: rows[i].Namespace, Name: rows[i].Name}, Message: rows[i].Message, Time: rows[i].CreatedAt.UTC(), Object: prev.Object.DeepCopy()}
+			out = append(out, ev)
+			continue
+		}
 		ev, err := rows[i].event()
 		if err != nil {
 			return nil, err

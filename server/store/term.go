@@ -64,9 +64,13 @@ func (tx *Tx) checkFence(ctx context.Context, epoch int64) error {
 		return fmt.Errorf("check leader epoch: %w", err)
 	}
 	if current != epoch {
-		return api.Errorf(api.EFENCED, "leader epoch %d is over (current epoch %d): this replica is no longer the leader", epoch, current)
+		return fencedError(epoch, current)
 	}
 	return nil
+}
+
+func fencedError(epoch, current int64) error {
+	return api.Errorf(api.EFENCED, "leader epoch %d is over (current epoch %d): this replica is no longer the leader", epoch, current)
 }
 
 // CheckFence is checkFence for callers that make their own writes in tx.

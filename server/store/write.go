@@ -10,10 +10,13 @@ package store
 // atomically.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -179,4 +182,109 @@ func (tx *Tx) insertLabRows(ctx context.Context, l *api.LabInstanceRequest, obj 
 	}
 	l.Metadata.ResourceVersion = pos
 	return pos, tx.insertEventObject(ctx, l, obj, api.EventCreated, "")
+}
+
+// updateSQL is a controller write on PostgreSQL in one statement: the lab
+// row, written only if its version is still $6 and, with a fence ($7 not
+// 0), only while that is the current leader epoch, and two outbox events
+// under the new position, its change ($8) and the controller's ($12, with
+// message $13). Parameters: uid, generation, phase, deleting, object,
+// expected version, fence, change event type, namespace, name, time,
+// controller event type, message. It returns the new position (NULL when
+// nothing was written) and the current epoch (NULL without a fence).
+//
+// The epoch row is locked FOR SHARE as checkFence locks it, so a new
+// leader's StartTerm waits for this statement to commit. The position is
+// the statement's transaction id, taken before the row is written, and the
+// UPDATE re-checks resource_version after waiting for a concurrent writer:
+// the reasoning of doc.go holds for one statement as for a transaction.
+const updateSQL = `WITH f AS (SELECT epoch FROM leader_term WHERE id = 1 AND $7::bigint <> 0 FOR SHARE),
+p AS (SELECT lab_position() AS pos),
+u AS (UPDATE lab_instances SET resource_version = p.pos, generation = $2, phase = $3, deleting = $4, object = $5
+	FROM p WHERE uid = $1 AND resource_version = $6 AND ($7::bigint = 0 OR $7::bigint = (SELECT epoch FROM f))
+	RETURNING p.pos),
+e AS (INSERT INTO outbox (position, event_type, uid, namespace, name, resource_version, object, message, created_at)
+	SELECT pos, $8, $1, $9, $10, pos, $5, '', $11::timestamptz FROM u
+	UNION ALL
+	SELECT pos, $12, $1, $9, $10, pos, $5, $13, $11::timestamptz FROM u)
+SELECT (SELECT pos FROM u), (SELECT epoch FROM f)`
+
+// UpdateLabAt is the controller's write: mutate applied to cur, the lab as
+// read at cur's resource_version (which must still be the stored one:
+// otherwise api.ECONFLICT), fenced by fence (api.EFENCED once another
+// leader's term has begun), with the change's event and an event of
+// eventType with message (empty: the lab's new phase), all or nothing. It
+// returns the lab as written, or cur when mutate changed nothing (then
+// nothing is written). mutate may run more than once.
+//
+// On PostgreSQL the common write (labels unchanged, not the removal of a
+// deleted lab's last finalizer) is updateSQL: one round trip instead of
+// the nine of a transaction that reads the row, asks for a position,
+// writes, checks the fence and writes each event. Anything else takes the
+// transaction.
+func (db *DB) UpdateLabAt(ctx context.Context, cur *api.LabInstanceRequest, fence int64, eventType, message string, mutate Mutator) (*api.LabInstanceRequest, error) {
+	opts := WriteOptions{ExpectedVersion: cur.Metadata.ResourceVersion, Fence: fence}
+	if db.postgres {
+		next, changeType, err := prepareUpdate(cur, mutate)
+		switch {
+		case err != nil:
+			return nil, err
+		case next == nil:
+			return cur, nil
+		case maps.Equal(cur.Metadata.Labels, next.Metadata.Labels) &&
+			(next.Metadata.DeletionTimestamp == nil || len(next.Metadata.Finalizers) > 0):
+			return db.updateOne(ctx, cur, next, changeType, eventType, cmp.Or(message, string(next.Status.Phase)), opts)
+		}
+	}
+	var out *api.LabInstanceRequest
+	err := db.InTx(ctx, func(tx *Tx) error {
+		o, err := tx.UpdateLab(ctx, cur.Key(), opts, mutate)
+		if err != nil {
+			return err
+		}
+		if o.Metadata.ResourceVersion == cur.Metadata.ResourceVersion {
+			out = cur
+			return nil
+		}
+		out = o
+		return tx.AppendEvent(ctx, o, eventType, cmp.Or(message, string(o.Status.Phase)), opts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// updateOne runs updateSQL for next, prepared from cur.
+func (db *DB) updateOne(ctx context.Context, cur, next *api.LabInstanceRequest, changeType, eventType, message string, opts WriteOptions) (*api.LabInstanceRequest, error) {
+	obj, err := encodeObject(next)
+	if err != nil {
+		return nil, err
+	}
+	var pos, epoch sql.NullInt64
+	err = db.sqlDB.QueryRowContext(ctx, updateSQL, next.Metadata.UID, next.Metadata.Generation, string(next.Status.Phase),
+		next.Metadata.DeletionTimestamp != nil, obj, opts.ExpectedVersion, opts.Fence, changeType,
+		next.Metadata.Namespace, next.Metadata.Name, db.now().UTC(), eventType, message).Scan(&pos, &epoch)
+	if err != nil {
+		return nil, fmt.Errorf("update lab: %w", db.translate(err))
+	}
+	if !pos.Valid {
+		if opts.Fence != 0 && epoch.Int64 != opts.Fence {
+			return nil, fencedError(opts.Fence, epoch.Int64)
+		}
+		// Changed or deleted since cur was read.
+		var now int64
+		err := db.sqlDB.QueryRowContext(ctx, `SELECT resource_version FROM lab_instances WHERE uid = $1`, cur.Metadata.UID).Scan(&now)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, api.Errorf(api.ENOTFOUND, "lab instance %s not found", cur.Key())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("update lab: %w", db.translate(err))
+		}
+		db.conflict()
+		return nil, staleError(cur.Key(), opts.ExpectedVersion, now)
+	}
+	next.Metadata.ResourceVersion = pos.Int64
+	db.wake()
+	return next, nil
 }

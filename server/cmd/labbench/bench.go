@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,8 @@ type options struct {
 	image, dockerHost         string
 	short                     bool
 	out, profileDir           string
+	controllerLabs            int      // labs in the controller scenario (its goal is for 100,000)
+	labdArgs                  []string // extra labd flags for every scenario, e.g. --workers 16
 }
 
 // bench is one labbench run: its options, its log and the rows measured.
@@ -190,7 +193,7 @@ func (b *bench) startLabd(ctx context.Context, dbURL string, args ...string) (*l
 	}
 	l := &labd{base: fmt.Sprintf("http://127.0.0.1:%d", port), pprof: fmt.Sprintf("127.0.0.1:%d", pport), logs: logs, done: make(chan struct{})}
 	all := append([]string{"--database-url", dbURL, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"--pprof-listen", l.pprof, "--docker-host", b.dockerHost}, args...)
+		"--pprof-listen", l.pprof, "--docker-host", b.dockerHost}, append(slices.Clone(b.labdArgs), args...)...)
 	l.cmd = exec.Command(b.labd, all...)
 	l.cmd.Stdout, l.cmd.Stderr = logs, logs
 	if err := l.cmd.Start(); err != nil {

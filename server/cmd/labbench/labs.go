@@ -9,6 +9,9 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // apiClient is a small client of labd's API for the scenarios.
@@ -68,6 +71,31 @@ func (a *apiClient) get(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("GET %s: %d", path, resp.StatusCode)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// metric is the value of an unlabelled gauge or counter in labd's
+// Prometheus exposition (parsed by expfmt, Prometheus's own parser), or -1
+// when it cannot be read.
+func (a *apiClient) metric(ctx context.Context, name string) float64 {
+	req, err := http.NewRequestWithContext(ctx, "GET", a.base+"/api/status/metrics", nil)
+	if err != nil {
+		return -1
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil || families[name] == nil || len(families[name].GetMetric()) == 0 {
+		return -1
+	}
+	m := families[name].GetMetric()[0]
+	if g := m.GetGauge(); g != nil {
+		return g.GetValue()
+	}
+	return m.GetCounter().GetValue()
 }
 
 func (a *apiClient) delete(ctx context.Context, name string) error {

@@ -72,6 +72,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.short, "short", false, "tiny sizes: checks that the harness works, measures nothing worth keeping")
 	fs.StringVar(&o.out, "out", "", "also write the results table (markdown) to this file")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "save labd CPU profiles of the creates and controller scenarios here (labd --pprof-listen)")
+	fs.IntVar(&o.controllerLabs, "controller-labs", 100000, "PENDING labs in the controller scenario (the goal is stated for 100,000)")
+	fs.Func("labd-arg", "an extra labd flag for every scenario (repeatable), e.g. -labd-arg=--workers=16", func(s string) error {
+		o.labdArgs = append(o.labdArgs, s)
+		return nil
+	})
 	only := fs.String("run", "", "comma-separated scenarios to run (default all): "+scenarioNames())
 	if err := fs.Parse(args); err != nil {
 		return err
