@@ -206,7 +206,8 @@ func (r *Engine) hostConfig(spec workload.Spec, img image.InspectResponse) *cont
 }
 
 // image makes sure ref is present: the local image if there is one, else a
-// pull. A pull that fails gives an error wrapping workload.ErrImage with the
+// pull (one per reference at a time, and a failed one remembered for
+// PullRetry: pull.go). A pull that fails gives an error wrapping workload.ErrImage with the
 // engine's reason, unless the caller gave up or the engine is unreachable
 // (those are not the image's fault, and are worth a retry).
 func (r *Engine) image(ctx context.Context, ref string) (image.InspectResponse, error) {

@@ -158,6 +158,7 @@ type Controller struct {
 
 	ledger      atomic.Pointer[ledger]             // the current term's admission ledger; nil while not leading
 	seen        atomic.Pointer[seen]               // the current term's versions decided on (seen.go); nil while not leading
+	places      atomic.Pointer[placeWriter]        // the current term's batched place writes (places.go); nil while not leading
 	largest     atomic.Pointer[workload.Resources] // the most one workload can have, read each term
 	finalizing  atomic.Int64
 	lastFailure sync.Map // api.Key -> string: dedupes reconciliation.failed events
@@ -229,8 +230,15 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	// The admission ledger, from the labs that wait or hold now; the
 	// outbox stream keeps it current from here (see ledger.go).
 	led := newLedger(capacity)
-	if err := c.resyncLedger(ctx, led); err != nil {
+	rebuilt, err := c.resyncLedger(ctx, led)
+	if err != nil {
 		return err
+	}
+	if err := c.skipReplay(ctx, rebuilt); err != nil {
+		if api.ErrorCode(err) == api.EFENCED {
+			return err
+		}
+		return fmt.Errorf("skip the events the ledger reflects: %w", err)
 	}
 	led.recorded = store.Capacity{MilliCPU: capacity.MilliCPU, MemoryBytes: capacity.MemoryBytes,
 		MaxMilliCPU: largest.MilliCPU, MaxMemoryBytes: largest.MemoryBytes, RecordedBy: term.Holder, RecordedAt: c.cfg.Now().UTC()}
@@ -262,7 +270,7 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 	w := outbox.NewWatcher(c.cfg.Store, outbox.Config{
 		Name: api.ControllerWatcher, Logger: c.cfg.Logger, PollInterval: 2 * time.Second,
 		OnExpired: func(ctx context.Context, _ *outbox.ExpiredError) error {
-			if err := c.resyncLedger(ctx, led); err != nil {
+			if _, err := c.resyncLedger(ctx, led); err != nil {
 				return err
 			}
 			return c.enqueueAll(ctx, q, false)
@@ -291,6 +299,10 @@ func (c *Controller) Run(ctx context.Context, term store.Term) error {
 
 	g, gctx := group.New(ctx)
 	g.Go("watcher", w.Run)
+	places := newPlaceWriter(c, q)
+	c.places.Store(places)
+	defer c.places.Store(nil)
+	g.Go("places", places.Run)
 	g.Go("resync", func(ctx context.Context) error {
 		return c.every(ctx, c.cfg.ResyncPeriod, func() error { return c.enqueueAll(ctx, q, false) })
 	})
@@ -424,13 +436,14 @@ const positionRefresh = time.Second
 
 // resyncLedger lists the labs that wait for capacity or hold it and
 // reconciles the ledger with them (ledger.resync).
-func (c *Controller) resyncLedger(ctx context.Context, led *ledger) error {
+// It returns the position the ledger reflects every change up to.
+func (c *Controller) resyncLedger(ctx context.Context, led *ledger) (int64, error) {
 	var labs []*api.LabInstanceRequest
 	pos := int64(-1)
 	for _, p := range []api.Phase{api.PhasePending, api.PhaseProvisioning, api.PhaseRunning, api.PhaseTimeout} {
 		page, first, err := c.listPhase(ctx, p)
 		if err != nil {
-			return fmt.Errorf("build the admission ledger: %w", err)
+			return 0, fmt.Errorf("build the admission ledger: %w", err)
 		}
 		labs = append(labs, page...)
 		if pos < 0 || first < pos {
@@ -438,7 +451,27 @@ func (c *Controller) resyncLedger(ctx context.Context, led *ledger) error {
 		}
 	}
 	c.wake(led.resync(labs, pos, c.cfg.Now()))
-	return nil
+	return pos, nil
+}
+
+// skipReplay moves the controller watcher's bookmark up to pos, the
+// position the rebuilt ledger reflects, when it is behind: the ledger
+// holds every change up to there, and the term's first resync queues
+// every unsettled lab, so replaying those events would decide nothing
+// new (an ended lab's leftover workload is the garbage collector's to
+// find). With 100,000 labs created while no leader ran, decoding their
+// events was a fifth of the new leader's first minute.
+func (c *Controller) skipReplay(ctx context.Context, pos int64) error {
+	return c.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.LockBookmark(ctx, api.ControllerWatcher, pos)
+		if err != nil || cur >= pos {
+			return err
+		}
+		if err := tx.SetBookmark(ctx, api.ControllerWatcher, pos); err != nil {
+			return err
+		}
+		return tx.CheckFence(ctx, c.epoch.Load())
+	})
 }
 
 func (c *Controller) work(ctx context.Context, q *Queue) error {

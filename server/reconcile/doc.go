@@ -80,15 +80,19 @@
 // off per key on errors (5 ms doubling to 5 min) and schedules time-based
 // work (scheduled start, expiry, probes) with AddAfter. Keys come from the
 // controller's outbox watcher (milliseconds after a change), from a
-// periodic resync of every lab, and from the admission ledger, which wakes
-// the head of the capacity queue when capacity is released or the head
-// changes (a lab waiting in the queue is not polled). Work that unblocks
-// others — the woken head, a start that ended — goes ahead of the backlog
-// (AddUrgent), so that a queue of thousands of labs does not delay it;
-// labs woken only to refresh the place their condition states come a
-// second later, coalesced. Workload starts run off the workers, up to
-// StartConcurrency at once (starts.go), and no reconcile acts on a lab
-// while its start is in flight. A
+// periodic resync of every unsettled lab (an ended lab is settled; one
+// whose workload is still there is queued by the garbage collector), and
+// from the admission ledger, which wakes the head of the capacity queue
+// when capacity is released or the head changes (a lab waiting in the
+// queue is not polled). Work that unblocks others — the woken head, a
+// start that ended, a lab that just moved one step (Result.Requeue) — goes
+// ahead of the backlog (AddUrgent), so that a queue of thousands of labs
+// does not delay it; labs woken only to refresh the place their condition
+// states come a second later, coalesced, and those places are written in
+// batches (places.go). The outbox event of a version the controller has
+// already decided on does not queue the lab again (seen.go). Workload
+// starts run off the workers, up to StartConcurrency at once (starts.go),
+// and no reconcile acts on a lab while its start is in flight. A
 // watcher bookmark found below the outbox's retention floor cannot tell
 // which changes it missed: every lab is queued, then the watcher continues
 // from the floor.
@@ -105,7 +109,9 @@
 // flight when Run stops are drained for up to DrainTimeout. The capacity
 // is read from the engine, where not configured, each time Run starts,
 // recorded in the store (every replica reports it), and the admission
-// ledger rebuilt from the store before any work starts.
+// ledger rebuilt from the store before any work starts; the watcher's
+// bookmark then moves up to the position the rebuild reflects, as the
+// term's first resync queues every unsettled lab anyway (skipReplay).
 //
 // A write that finds a newer leader term (api.EFENCED) stops the
 // controller: this replica is no longer the leader. A write that

@@ -146,17 +146,7 @@ func (c *Controller) Reconcile(ctx context.Context, req Request) (Result, error)
 // generation observed, and, if anything changed, writes a reconciled
 // event in the same transaction. Both are fenced by the leader epoch.
 func (c *Controller) write(ctx context.Context, lab *api.LabInstanceRequest, message string, mutate store.Mutator) error {
-	seen := lab.Metadata.Generation
-	out, err := c.cfg.Store.UpdateLabAt(ctx, lab, c.epoch.Load(), api.EventReconciled, message, func(x *api.LabInstanceRequest) error {
-		if err := mutate(x); err != nil {
-			return err
-		}
-		if x.Metadata.DeletionTimestamp == nil {
-			x.Metadata.AddFinalizer(api.Finalizer) // see plan
-		}
-		x.Status.ObservedGeneration = seen
-		return nil
-	})
+	out, err := c.cfg.Store.UpdateLabAt(ctx, lab, c.epoch.Load(), api.EventReconciled, message, c.mutator(lab, mutate))
 	if err == nil && out.Metadata.ResourceVersion != lab.Metadata.ResourceVersion {
 		c.settle(out)
 		if s := c.seen.Load(); s != nil {
@@ -164,6 +154,23 @@ func (c *Controller) write(ctx context.Context, lab *api.LabInstanceRequest, mes
 		}
 	}
 	return err
+}
+
+// mutator is mutate as every controller write makes it: with the
+// finalizer on a live lab (see plan) and the generation observed, that of
+// lab, the version the decision was made on.
+func (c *Controller) mutator(lab *api.LabInstanceRequest, mutate store.Mutator) store.Mutator {
+	seen := lab.Metadata.Generation
+	return func(x *api.LabInstanceRequest) error {
+		if err := mutate(x); err != nil {
+			return err
+		}
+		if x.Metadata.DeletionTimestamp == nil {
+			x.Metadata.AddFinalizer(api.Finalizer)
+		}
+		x.Status.ObservedGeneration = seen
+		return nil
+	}
 }
 
 // settle tells the ledger what a write committed, at once: capacity a lab
@@ -207,6 +214,11 @@ func (c *Controller) admit(ctx context.Context, lab *api.LabInstanceRequest, act
 		cond := api.Condition{Type: api.ConditionScheduled, Status: api.ConditionFalse, Reason: api.ReasonInsufficientCapacity, Message: dec.message}
 		if !rewriteCondition(lab.Condition(api.ConditionScheduled), cond) {
 			return Result{}, nil
+		}
+		if w := c.places.Load(); w != nil {
+			// Written in a batch (places.go); nothing to do until the
+			// ledger wakes it.
+			return Result{}, w.add(ctx, placeWrite{lab: lab, cond: cond, now: now})
 		}
 		err := c.write(ctx, lab, "", func(x *api.LabInstanceRequest) error {
 			x.SetCondition(cond, now)
