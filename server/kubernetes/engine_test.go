@@ -219,7 +219,10 @@ func TestOOMKilled(t *testing.T) {
 	spec.Limits.MemoryBytes = 16 << 20
 	ev.ensure(t, spec)
 	// The runtime may report the exit a moment before the OOM event.
-	st := ev.waitStatus(t, spec.Name, "killed for memory", time.Minute, func(s workload.Status) bool {
+	// Filling the memory is the test image's shell building a string
+	// under the lab's small CPU limit: about 20 s alone, over a minute
+	// once seen under a loaded CI run.
+	st := ev.waitStatus(t, spec.Name, "killed for memory", 3*time.Minute, func(s workload.Status) bool {
 		return s.State == workload.Exited && (s.OOMKilled || s.ExitCode != 137)
 	})
 	if !st.OOMKilled || st.ExitCode != 137 || st.Reason != "OOMKilled" {
